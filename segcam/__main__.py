@@ -1,0 +1,5 @@
+import sys
+
+from segcam.cli import main
+
+sys.exit(main())

