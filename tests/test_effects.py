@@ -1,0 +1,175 @@
+import cv2
+import numpy as np
+import pytest
+
+from segcam.backgrounds import VideoBackground, fill, read_image
+from segcam.effects import Compositor, blend, blur_background
+from segcam.errors import BackgroundError
+from segcam.settings import Settings
+
+H, W = 120, 160
+
+
+@pytest.fixture
+def scene():
+    """A colourful frame and a person alpha: left half person, right half background."""
+    rng = np.random.default_rng(1)
+    frame = cv2.resize(rng.integers(0, 255, (6, 8, 3), dtype=np.uint8), (W, H), interpolation=cv2.INTER_CUBIC)
+    frame[:, : W // 2] = (30, 80, 220)  # a reddish person
+    alpha = np.zeros((H, W), np.float32)
+    alpha[:, : W // 2] = 1.0
+    return frame, alpha
+
+
+def test_blend_takes_person_where_alpha_is_one_and_background_elsewhere(scene):
+    frame, alpha = scene
+    background = np.full_like(frame, 7)
+    out = blend(frame, background, alpha)
+    assert np.array_equal(out[:, : W // 2], frame[:, : W // 2])
+    assert np.all(out[:, W // 2 :] == 7)
+
+
+def test_blend_half_alpha_is_the_mean():
+    a = np.full((4, 4, 3), 200, np.uint8)
+    b = np.full((4, 4, 3), 100, np.uint8)
+    out = blend(a, b, np.full((4, 4), 0.5, np.float32))
+    assert np.all(np.abs(out.astype(int) - 150) <= 1)
+
+
+def test_splash_greys_background_and_keeps_person_colour(scene):
+    frame, alpha = scene
+    out = Compositor(Settings(effect="splash")).compose(frame, alpha)
+    background = out[:, W // 2 :].astype(int)
+    assert np.all(np.abs(background[..., 0] - background[..., 1]) <= 1)
+    assert np.all(np.abs(background[..., 1] - background[..., 2]) <= 1)
+    assert np.array_equal(out[:, : W // 2], frame[:, : W // 2])
+
+
+def test_splash_strength_zero_keeps_colour(scene):
+    frame, alpha = scene
+    out = Compositor(Settings(effect="splash", splash_strength=0.0)).compose(frame, alpha)
+    assert np.abs(out.astype(int) - frame).max() <= 1
+
+
+def test_solid_uses_rgb_colour(scene):
+    frame, alpha = scene
+    out = Compositor(Settings(effect="solid", color=(0, 177, 64))).compose(frame, alpha)
+    assert tuple(out[5, W - 5]) == (64, 177, 0)  # BGR
+    assert np.array_equal(out[:, : W // 2], frame[:, : W // 2])
+
+
+def test_solid_colour_change_is_applied(scene):
+    frame, alpha = scene
+    compositor = Compositor(Settings(effect="solid", color=(255, 0, 0)))
+    compositor.compose(frame, alpha)
+    compositor.update(Settings(effect="solid", color=(0, 0, 255)))
+    assert tuple(compositor.compose(frame, alpha)[5, W - 5]) == (255, 0, 0)
+
+
+def test_blur_leaves_no_person_halo(scene):
+    """Background pixels next to the person must not take the person's colour."""
+    frame, alpha = scene
+    frame[:, W // 2 :] = (200, 200, 200)  # plain light background
+    blurred = blur_background(frame, alpha, strength=1.0)
+    near_edge = blurred[:, W // 2 + 2 : W // 2 + 10].astype(int)
+    assert np.abs(near_edge - 200).max() <= 3
+    # whereas a naive blur of the whole frame bleeds the person in
+    naive = cv2.GaussianBlur(frame, (0, 0), 8)[:, W // 2 + 2 : W // 2 + 10].astype(int)
+    assert np.abs(naive - 200).max() > 20
+
+
+def test_blur_keeps_person_and_changes_background(scene):
+    frame, alpha = scene
+    out = Compositor(Settings(effect="blur", blur_strength=1.0)).compose(frame, alpha)
+    assert np.array_equal(out[:, : W // 2], frame[:, : W // 2])
+    assert np.abs(out[:, W // 2 + 10 :].astype(int) - frame[:, W // 2 + 10 :]).mean() > 5
+
+
+def test_mirror_flips_output(scene):
+    frame, alpha = scene
+    out = Compositor(Settings(effect="none", mirror=True)).compose(frame, alpha)
+    assert np.array_equal(out, frame[:, ::-1])
+
+
+def test_image_background_fills_and_is_cached(tmp_path, scene):
+    frame, alpha = scene
+    image = np.zeros((50, 300, 3), np.uint8)
+    image[:, :, 1] = 255
+    path = tmp_path / "wide.png"
+    cv2.imwrite(str(path), image)
+    compositor = Compositor(Settings(effect="image", background=str(path)))
+    out = compositor.compose(frame, alpha)
+    assert np.all(out[:, W // 2 :] == (0, 255, 0))
+    first = compositor.background(frame, alpha)
+    assert compositor.background(frame, alpha) is first  # resized once per frame size
+
+
+def test_fill_covers_without_distortion():
+    image = np.zeros((100, 400, 3), np.uint8)
+    image[:, 150:250] = 255  # a centred white band, 100 wide
+    out = fill(image, 100, 100)
+    assert out.shape == (100, 100, 3)
+    assert out[50, 50].tolist() == [255, 255, 255]
+    assert out[50, 0].tolist() == [255, 255, 255] and out[50, 99].tolist() == [255, 255, 255]
+
+
+def test_missing_background_is_a_clear_error(tmp_path):
+    with pytest.raises(BackgroundError, match="does not exist"):
+        Compositor(Settings(effect="image", background=str(tmp_path / "nope.jpg")))
+
+
+def test_non_image_background_is_a_clear_error(tmp_path):
+    path = tmp_path / "notes.jpg"
+    path.write_text("this is not a picture")
+    with pytest.raises(BackgroundError, match="not an image"):
+        read_image(path)
+
+
+def test_image_effect_without_background_is_a_clear_error():
+    with pytest.raises(BackgroundError, match="needs a background image"):
+        Compositor(Settings(effect="image"))
+
+
+def test_bad_background_update_changes_nothing(tmp_path, scene):
+    frame, alpha = scene
+    compositor = Compositor(Settings(effect="splash"))
+    before = compositor.compose(frame, alpha)
+    with pytest.raises(BackgroundError):
+        compositor.update(Settings(effect="image", background=str(tmp_path / "missing.png")))
+    assert compositor.settings.effect == "splash"
+    assert np.array_equal(compositor.compose(frame, alpha), before)
+
+
+def test_huge_background_image_is_decoded_small(tmp_path):
+    path = tmp_path / "huge.png"
+    cv2.imwrite(str(path), np.full((10000, 10000, 3), 90, np.uint8), [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    image = read_image(path)
+    assert max(image.shape[:2]) <= 2500
+    assert image[0, 0].tolist() == [90, 90, 90]
+    assert fill(image, 1280, 720).shape == (720, 1280, 3)
+
+
+def test_video_background_loops(tmp_path):
+    path = tmp_path / "bg.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
+    for value in (0, 120, 250):
+        writer.write(np.full((48, 64, 3), value, np.uint8))
+    writer.release()
+    video = VideoBackground(path)
+    levels = [int(video.next_frame(32, 24).mean()) for _ in range(6)]
+    video.close()
+    assert levels[:3] == levels[3:]  # looped
+    assert levels[0] < 20 and levels[1] > 100
+
+
+def test_video_background_rejects_non_video(tmp_path):
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(b"\x00" * 100)
+    with pytest.raises(BackgroundError, match="not a video"):
+        VideoBackground(path)
+
+
+def test_shared_backgrounds_load(shared_dir):
+    folder = shared_dir / "data" / "backgrounds" / "images"
+    for path in sorted(folder.glob("*"))[:5]:
+        assert fill(read_image(path), 1280, 720).shape == (720, 1280, 3)
