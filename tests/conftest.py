@@ -46,3 +46,29 @@ def isolated_user_dirs(tmp_path_factory, monkeypatch):
     # no test may reach the real internet for weights
     monkeypatch.setenv("SEGCAM_WEIGHTS_URL", "http://127.0.0.1:9/")
     yield
+
+
+@pytest.fixture(scope="session")
+def weights_dir(tmp_path_factory, shared_models) -> Path:
+    """A data dir with both MediaPipe models imported the way a user would, made once."""
+    from segcam.models import weights
+
+    base = tmp_path_factory.mktemp("weights")
+    old = os.environ.get("SEGCAM_DATA_DIR")
+    os.environ["SEGCAM_DATA_DIR"] = str(base)
+    try:
+        for name in ("selfie_segmentation.tflite", "selfie_segmentation_landscape.tflite"):
+            weights.import_file(shared_models / name)
+    finally:
+        if old is None:
+            del os.environ["SEGCAM_DATA_DIR"]
+        else:
+            os.environ["SEGCAM_DATA_DIR"] = old
+    return base
+
+
+@pytest.fixture
+def models_installed(weights_dir, monkeypatch) -> Path:
+    """Point segcam at the prepared weights for this test."""
+    monkeypatch.setenv("SEGCAM_DATA_DIR", str(weights_dir))
+    return weights_dir

@@ -1,0 +1,220 @@
+"""Command line: `segcam run`, `segcam bench`, `segcam models ...`.
+
+The CLI only parses arguments into a Settings, wires a Pipeline, and reports. Every user
+error is a SegcamError: printed as one sentence on stderr, exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import time
+
+from segcam import __version__
+from segcam.errors import SegcamError, SettingsError
+from segcam.settings import DEVICES, EFFECTS, Settings
+
+EXIT_USER_ERROR = 2
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must look like 1280x720, got {text!r}") from None
+    if width < 1 or height < 1:
+        raise argparse.ArgumentTypeError(f"size must be positive, got {text!r}")
+    return width, height
+
+
+def parse_color(text: str) -> tuple[int, int, int]:
+    try:
+        color = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        color = ()
+    if len(color) != 3 or not all(0 <= c <= 255 for c in color):
+        raise argparse.ArgumentTypeError(f"colour must be R,G,B with values 0-255, got {text!r}")
+    return color
+
+
+def _add_pipeline_options(parser: argparse.ArgumentParser, run: bool) -> None:
+    parser.add_argument("--effect", choices=EFFECTS, default=None, help="what replaces the background")
+    parser.add_argument("--background", metavar="PATH", help="background image (image effect) or video (video effect)")
+    parser.add_argument("--color", type=parse_color, metavar="R,G,B", help="colour for the solid effect (default OBS green)")
+    parser.add_argument("--model", metavar="NAME", help="segmentation model (see `segcam models list`); default: by frame shape")
+    parser.add_argument("--device", choices=DEVICES, help="where the network runs (default auto: CUDA, MPS, else CPU)")
+    parser.add_argument("--size", type=parse_size, metavar="WxH", help="frame size (default 1280x720)")
+    if run:
+        parser.add_argument("--source", default="0", help="camera index or video file / image sequence (default 0)")
+        parser.add_argument("--output", default="vcam", help="vcam (virtual camera), a video file path, or none")
+        parser.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
+        parser.add_argument("--fps", type=float, help="frame rate asked of the camera and sent out (default 30)")
+        parser.add_argument("--mirror", action="store_true", help="mirror the output horizontally")
+        parser.add_argument("--loop", action="store_true", help="loop a video-file source")
+        parser.add_argument("--vcam-backend", help="pyvirtualcam backend (v4l2loopback, obs, unitycapture)")
+        parser.add_argument("--vcam-device", help="virtual camera device, e.g. /dev/video10")
+        parser.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
+def settings_from_args(args: argparse.Namespace, base: Settings | None = None) -> Settings:
+    s = base or Settings()
+    changes = {}
+    if getattr(args, "effect", None):
+        changes["effect"] = args.effect
+    if getattr(args, "background", None):
+        key = "background_video" if (args.effect or s.effect) == "video" else "background"
+        changes[key] = args.background
+    for name in ("color", "model", "device", "source", "output", "max_frames", "fps", "vcam_backend", "vcam_device"):
+        value = getattr(args, name, None)
+        if value is not None:
+            changes[name] = value
+    if getattr(args, "size", None):
+        changes["width"], changes["height"] = args.size
+    if getattr(args, "mirror", False):
+        changes["mirror"] = True
+    if getattr(args, "loop", False):
+        changes["loop"] = True
+    return s.replace(**changes).validate()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="segcam", description="Background replacement for your webcam, "
+                                     "sent to meeting apps as a virtual camera.")
+    parser.add_argument("--version", action="version", version=f"segcam {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = commands.add_parser("run", help="process a camera or video without a window")
+    _add_pipeline_options(run, run=True)
+
+    bench = commands.add_parser("bench", help="measure per-frame time without a camera")
+    _add_pipeline_options(bench, run=False)
+    bench.add_argument("--frames", type=int, default=200, help="frames to time (default 200)")
+    bench.add_argument("--source", metavar="PATH", help="video file for frames (default: synthetic frames)")
+    bench.add_argument("--runtime", choices=("auto", "torch", "onnxruntime"), default="auto",
+                       help="inference runtime on the CPU (default auto: ONNX Runtime when installed)")
+    bench.add_argument("--json", action="store_true", help="print one JSON object")
+
+    models = commands.add_parser("models", help="list, download or import model weights")
+    models_commands = models.add_subparsers(dest="models_command", metavar="ACTION", required=True)
+    models_commands.add_parser("list", help="show models and whether their weights are installed")
+    download = models_commands.add_parser("download", help="fetch the weights (MediaPipe, Apache-2.0)")
+    download.add_argument("names", nargs="*", help="model names (default: all)")
+    imp = models_commands.add_parser("import", help="install weights from a local .tflite file")
+    imp.add_argument("file")
+    return parser
+
+
+# -- commands ----------------------------------------------------------------------------
+
+def make_sink_factory(settings: Settings, realtime: bool):
+    def make_sinks(width: int, height: int, fps: float) -> list:
+        from segcam import sinks
+
+        output = settings.output
+        if output == "none":
+            return []
+        if output == "vcam":
+            return [sinks.VirtualCameraSink(width, height, fps, backend=settings.vcam_backend,
+                                            device=settings.vcam_device, pace=realtime)]
+        return [sinks.VideoFileSink(output, width, height, fps)]
+
+    return make_sinks
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from segcam.pipeline import Pipeline
+
+    settings = settings_from_args(args)
+    is_camera = str(settings.source).isdigit()
+    # a file written to a file is processed frame by frame, none dropped; anything shown
+    # live (virtual camera) runs at the source's own pace
+    realtime = is_camera or settings.output == "vcam"
+    pipeline = Pipeline(settings, make_sinks=make_sink_factory(settings, realtime), realtime=realtime)
+    pipeline.start()
+    sinks = ", ".join(getattr(s, "describe", lambda: type(s).__name__)() for s in pipeline.sinks) or "no output"
+    width, height = pipeline.frame_size
+    _say(args, f"segcam: {settings.source} ({width}x{height}) -> {settings.effect} -> {sinks}")
+    interrupted = False
+    try:
+        last = time.monotonic()
+        while not pipeline.wait(timeout=0.5):
+            if time.monotonic() - last >= 5:
+                last = time.monotonic()
+                _say(args, _progress(pipeline.stats))
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        pipeline.stop()
+    if pipeline.error is not None:
+        raise pipeline.error
+    stats = pipeline.stats
+    _say(args, ("Stopped. " if interrupted else "Done. ") + f"{stats.frames} frames; " + _progress(stats))
+    return 0
+
+
+def _say(args, text: str) -> None:
+    if not getattr(args, "quiet", False):
+        print(text, file=sys.stderr, flush=True)
+
+
+def _progress(stats) -> str:
+    return (f"{stats.fps:.1f} fps, {stats.ms_per_frame:.1f} ms/frame, latency {stats.latency_ms:.0f} ms, "
+            f"{stats.dropped} dropped, {stats.model} on {stats.device}")
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from segcam import bench
+
+    settings = settings_from_args(args)
+    report = bench.run(settings, frames=args.frames, source=args.source, runtime=args.runtime)
+    print(bench.format_json(report) if args.json else bench.format_text(report))
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from segcam.models import registry, weights
+
+    if args.models_command == "list":
+        installed = {record.name: record for record in weights.installed()}
+        for name in registry.names():
+            spec = registry.get(name)
+            files = [installed.get(f) for f in spec.weight_files]
+            state = "installed" if all(r is not None and r.sha256_ok for r in files) else "not installed"
+            height, width = spec.input_size
+            print(f"{name:22s} {width}x{height:<5d} {state:14s} {spec.description} [{spec.license}]")
+        return 0
+    if args.models_command == "download":
+        wanted = args.names or registry.names()
+        files = sorted({f for name in wanted for f in registry.get(name).weight_files})
+        for file in files:
+            path = weights.torch_weights_path(file, download=True, progress=True)
+            print(f"{file}: {path}")
+        return 0
+    if args.models_command == "import":
+        path = weights.import_file(args.file)
+        print(f"Imported {args.file} as {path.name}")
+        return 0
+    return EXIT_USER_ERROR
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
+    if args.command is None:
+        parser.print_help()
+        return 0
+    handlers = {"run": cmd_run, "bench": cmd_bench, "models": cmd_models}
+    # a second Ctrl-C while shutting down should not print a traceback
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return handlers[args.command](args)
+    except SegcamError as exc:
+        print(f"segcam: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("segcam: stopped.", file=sys.stderr)
+        return 0

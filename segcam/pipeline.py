@@ -1,0 +1,231 @@
+"""The pipeline: capture -> processor -> sinks on a worker thread, with live settings and stats.
+
+Only this module wires the stages together. The CLI and the app build a Settings, start a
+Pipeline, and read its stats; setting changes apply from the next frame on.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable
+
+from segcam.capture import CaptureThread
+from segcam.errors import SegcamError, SourceError
+from segcam.processor import STAGES, FrameProcessor, Result
+from segcam.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SinkFactory = Callable[[int, int, float], list]  # (width, height, fps) -> sinks
+_WINDOW = 60  # frames the rolling stats cover
+_FIRST_FRAME_TIMEOUT = 10.0  # seconds a camera may take to deliver its first frame
+
+
+@dataclass
+class Stats:
+    frames: int = 0
+    dropped: int = 0
+    fps: float = 0.0
+    ms_per_frame: float = 0.0  # median processing time, all stages
+    latency_ms: float = 0.0  # median capture-to-output time
+    stages: dict[str, float] = field(default_factory=dict)  # median ms per stage
+    device: str = ""
+    model: str = ""
+    source_status: str = ""
+
+
+def _median(values) -> float:
+    return statistics.median(values) if values else 0.0
+
+
+class Pipeline:
+    def __init__(self, settings: Settings, make_sinks: SinkFactory | None = None,
+                 on_result: Callable[[Result], None] | None = None,
+                 on_error: Callable[[Exception], None] | None = None,
+                 realtime: bool | None = None, runtime: str = "auto"):
+        self.settings = settings.validate()
+        self.processor = FrameProcessor(settings, runtime=runtime)
+        self._make_sinks = make_sinks
+        self._on_result = on_result
+        self._on_error = on_error
+        self._realtime = realtime
+        self._sinks: list = []
+        self._capture: CaptureThread | None = None
+        self._lock = threading.RLock()  # held while a frame is processed and while settings change
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._first = None
+        self.error: Exception | None = None
+        self.frame_size: tuple[int, int] | None = None
+        self._frames = 0
+        self._ms: dict[str, deque] = {name: deque(maxlen=_WINDOW) for name in (*STAGES, "total", "latency")}
+        self._times: deque = deque(maxlen=_WINDOW)
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def _open_capture(self, settings: Settings) -> tuple[CaptureThread, object]:
+        capture = CaptureThread(settings.source, settings.width, settings.height,
+                                settings.fps, loop=settings.loop, realtime=self._realtime)
+        capture.start()
+        first = capture.read(timeout=_FIRST_FRAME_TIMEOUT)
+        if first is None:
+            capture.stop()
+            raise SourceError(f"Source {settings.source} opened but delivered no frames.")
+        return capture, first
+
+    def start(self) -> "Pipeline":
+        """Open the source, load the network and sinks, then process on a worker thread.
+
+        Everything that can fail because of the user's input fails here, in the caller's
+        thread, as a SegcamError.
+        """
+        capture, first = self._open_capture(self.settings)
+        try:
+            height, width = first.image.shape[:2]
+            self.processor.prepare(width, height)
+            self._sinks = list(self._make_sinks(width, height, self.settings.fps)) if self._make_sinks else []
+        except BaseException:
+            capture.stop()
+            raise
+        self._capture, self._first, self.frame_size = capture, first, (width, height)
+        self._thread = threading.Thread(target=self._work, name="segcam-pipeline", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop processing, release the camera and close every sink. Safe to call twice."""
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+        with self._lock:
+            if self._capture is not None:
+                self._capture.stop()
+            for sink in self._sinks:
+                try:
+                    sink.close()
+                except Exception as exc:  # one failing sink must not keep others open
+                    log.warning("closing %s failed: %s", type(sink).__name__, exc)
+            self._sinks = []
+            self.processor.close()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the source to end (or an error). True when the worker has finished."""
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    @property
+    def sinks(self) -> list:
+        with self._lock:
+            return list(self._sinks)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def __enter__(self) -> "Pipeline":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # -- live changes ------------------------------------------------------------------
+
+    def update(self, settings: Settings) -> None:
+        """Apply new settings from the next frame on. Raises SegcamError and changes nothing
+        when they cannot be applied (a background that does not load, a camera that does not open)."""
+        settings.validate()
+        capture_keys = ("source", "width", "height", "fps", "loop")
+        new_capture = any(getattr(settings, k) != getattr(self.settings, k) for k in capture_keys)
+        capture = first = None
+        if new_capture and self._capture is not None:
+            capture, first = self._open_capture(settings)
+        with self._lock:
+            try:
+                self.processor.update(settings)
+            except BaseException:
+                if capture is not None:
+                    capture.stop()
+                raise
+            if capture is not None:
+                old, self._capture, self._first = self._capture, capture, first
+                old.stop()
+                self.processor.refiner.reset()
+            self.settings = settings
+
+    def add_sink(self, sink) -> None:
+        with self._lock:
+            self._sinks.append(sink)
+
+    def remove_sink(self, sink) -> None:
+        """Detach a sink and close it."""
+        with self._lock:
+            if sink in self._sinks:
+                self._sinks.remove(sink)
+        sink.close()
+
+    # -- the worker --------------------------------------------------------------------
+
+    def _work(self) -> None:
+        try:
+            while not self._stop.is_set():
+                frame, self._first = self._first, None
+                if frame is None:
+                    frame = self._capture.read(timeout=0.5)
+                if frame is None:
+                    if self._capture.error is not None:
+                        raise self._capture.error
+                    if self._capture.ended:
+                        break
+                    continue
+                self._process(frame)
+                if self.settings.max_frames and self._frames >= self.settings.max_frames:
+                    break
+        except Exception as exc:
+            self.error = exc
+            if not isinstance(exc, SegcamError):
+                log.exception("pipeline stopped by an unexpected error")
+            if self._on_error is not None:
+                self._on_error(exc)
+
+    def _process(self, frame) -> None:
+        with self._lock:
+            t0 = time.perf_counter()
+            result = self.processor.process(frame.image)
+            for sink in self._sinks:
+                sink.send(result.output)
+            now = time.perf_counter()
+            self._frames += 1
+            self._times.append(time.monotonic())
+            for name, ms in result.ms.items():
+                self._ms[name].append(ms)
+            self._ms["total"].append(sum(result.ms.values()))
+            self._ms["latency"].append((time.monotonic() - frame.timestamp) * 1e3)
+            self._ms.setdefault("output", deque(maxlen=_WINDOW)).append((now - t0) * 1e3 - self._ms["total"][-1])
+        if self._on_result is not None:
+            self._on_result(result)
+
+    @property
+    def stats(self) -> Stats:
+        with self._lock:
+            times = list(self._times)
+            fps = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
+            segmenter = self.processor.segmenter
+            capture = self._capture
+            return Stats(
+                frames=self._frames,
+                dropped=capture.dropped if capture else 0,
+                fps=fps,
+                ms_per_frame=_median(self._ms["total"]),
+                latency_ms=_median(self._ms["latency"]),
+                stages={name: _median(self._ms[name]) for name in (*STAGES, "output") if name in self._ms},
+                device=segmenter.device if segmenter else "",
+                model=segmenter.name if segmenter else "",
+                source_status=capture.status if capture else "",
+            )

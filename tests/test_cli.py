@@ -1,0 +1,201 @@
+"""`segcam` from the command line: end-to-end runs on a real clip, and its error paths."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from segcam import cli
+from segcam.models import weights
+from segcam.processor import FrameProcessor
+from segcam.settings import Settings
+
+from helpers import greyness, read_video, regions
+from recording_backend import MissingDriverBackend, RecordingBackend, registered
+
+
+def alphas_for(frames, effect="none"):
+    """The masks the pipeline saw: the same network and refiner over the same frames."""
+    processor = FrameProcessor(Settings(effect=effect))
+    return [processor.process(f).alpha for f in frames]
+
+
+@pytest.fixture(scope="module")
+def clip_frames(hamilton_clip):
+    return read_video(hamilton_clip)
+
+
+def run_cli(*args) -> int:
+    return cli.main(["run", "--quiet", *map(str, args)])
+
+
+def test_splash_whole_clip(models_installed, hamilton_clip, clip_frames, tmp_path):
+    out = tmp_path / "splash.mp4"
+    assert run_cli("--source", hamilton_clip, "--effect", "splash", "--output", out) == 0
+    frames = read_video(out)
+    assert len(frames) == len(clip_frames) == 275
+    assert frames[0].shape == (360, 640, 3)
+    alphas = alphas_for(clip_frames[:101])
+    for i in (30, 100):
+        person, background = regions(alphas[i])
+        # mp4v adds about 5 of chroma noise to grey; the clip's own background has 10-20
+        assert greyness(frames[i][background]) < min(6.0, 0.6 * greyness(clip_frames[i][background]))
+        assert abs(greyness(frames[i][person]) - greyness(clip_frames[i][person])) < 3.0
+
+
+def test_blur_keeps_person_and_blurs_background(models_installed, hamilton_clip, clip_frames, tmp_path):
+    out = tmp_path / "blur.mp4"
+    assert run_cli("--source", hamilton_clip, "--effect", "blur", "--output", out, "--max-frames", 40) == 0
+    frames = read_video(out)
+    assert len(frames) == 40
+    person, background = regions(alphas_for(clip_frames[:40])[30])
+    original, blurred = clip_frames[30].astype(int), frames[30].astype(int)
+    person_change = np.abs(original[person] - blurred[person]).mean()
+    # sharpness of the background drops: less high-frequency energy than the original
+    lap = lambda img: np.abs(cv2.Laplacian(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), cv2.CV_32F))[background].mean()
+    assert person_change < 6
+    assert lap(frames[30]) < 0.6 * lap(clip_frames[30])
+
+
+def test_image_background_pixels_come_from_the_image(models_installed, hamilton_clip, clip_frames, shared_dir, tmp_path):
+    image_path = shared_dir / "data" / "backgrounds" / "images" / "anilsathyan_beach.jpg"
+    out = tmp_path / "image.mp4"
+    assert run_cli("--source", hamilton_clip, "--effect", "image", "--background", image_path,
+                   "--output", out, "--max-frames", 30) == 0
+    frames = read_video(out)
+    assert len(frames) == 30
+    from segcam.backgrounds import fill, read_image
+
+    expected = fill(read_image(image_path), 640, 360).astype(int)
+    person, background = regions(alphas_for(clip_frames[:30])[20])
+    assert np.abs(frames[20].astype(int)[background] - expected[background]).mean() < 6
+    assert np.abs(frames[20].astype(int)[person] - clip_frames[20].astype(int)[person]).mean() < 6
+
+
+def test_video_background_and_solid_and_none(models_installed, hamilton_clip, carphone_clip, clip_frames, tmp_path):
+    for effect, extra in (("video", ["--background", carphone_clip]), ("solid", ["--color", "0,0,255"]), ("none", [])):
+        out = tmp_path / f"{effect}.mp4"
+        assert run_cli("--source", hamilton_clip, "--effect", effect, "--output", out, "--max-frames", 10, *extra) == 0
+        frames = read_video(out)
+        assert len(frames) == 10 and frames[0].shape == (360, 640, 3), effect
+    person, background = regions(alphas_for(clip_frames[:10])[8])
+    solid = read_video(tmp_path / "solid.mp4")[8].astype(int)
+    assert np.abs(solid[background] - (255, 0, 0)).mean() < 8  # BGR of pure red
+    none = read_video(tmp_path / "none.mp4")[8].astype(int)
+    assert np.abs(none - clip_frames[8].astype(int)).mean() < 4
+
+
+def test_mirror_flips(models_installed, hamilton_clip, clip_frames, tmp_path):
+    out = tmp_path / "mirror.mp4"
+    assert run_cli("--source", hamilton_clip, "--effect", "none", "--mirror", "--output", out, "--max-frames", 3) == 0
+    frame = read_video(out)[2].astype(int)
+    assert np.abs(frame - clip_frames[2][:, ::-1].astype(int)).mean() < 4
+
+
+def test_virtual_camera_output(models_installed, hamilton_clip):
+    with registered() as backend:
+        code = run_cli("--source", hamilton_clip, "--effect", "splash", "--output", "vcam",
+                       "--vcam-backend", backend, "--max-frames", 8)
+        camera = RecordingBackend.instances[0]
+    assert code == 0
+    assert len(camera.frames) == 8 and camera.closed
+
+
+def test_no_virtual_camera_driver(models_installed, hamilton_clip, capsys):
+    with registered(MissingDriverBackend, "nodriver") as backend:
+        code = run_cli("--source", hamilton_clip, "--output", "vcam", "--vcam-backend", backend, "--max-frames", 3)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "modprobe v4l2loopback exclusive_caps=1" in err or "OBS" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--source", "7"], "No camera at index 7"),
+    (["--source", "/nonexistent/clip.mp4"], "does not exist"),
+    (["--effect", "image", "--background", "/nonexistent/bg.jpg", "--source", "CLIP"], "does not exist"),
+    (["--effect", "image", "--source", "CLIP"], "needs a background image"),
+])
+def test_user_errors_exit_2_with_one_sentence(models_installed, hamilton_clip, capsys, args, message):
+    args = [str(hamilton_clip) if a == "CLIP" else a for a in args]
+    assert run_cli(*args, "--output", "none") == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_background_that_is_not_an_image(models_installed, hamilton_clip, tmp_path, capsys):
+    fake = tmp_path / "holiday.jpg"
+    fake.write_bytes(b"PK\x03\x04 not really a jpeg")
+    assert run_cli("--source", hamilton_clip, "--effect", "image", "--background", fake, "--output", "none") == 2
+    assert "not an image" in capsys.readouterr().err
+
+
+def test_bad_arguments_exit_2(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["run", "--size", "big"])
+    assert exc.value.code == 2
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["run", "--color", "1,2"])
+    assert exc.value.code == 2
+
+
+def test_no_weights_offline_says_how_to_get_them(hamilton_clip, monkeypatch, capsys):
+    def offline_pip(dest):  # what weights.fetch_wheel raises when pip cannot reach an index
+        raise weights.WeightsError("pip could not download mediapipe==0.10.14: no network")
+
+    monkeypatch.setattr(weights, "fetch_wheel", offline_pip)
+    assert run_cli("--source", hamilton_clip, "--output", "none", "--max-frames", 1) == 2
+    err = capsys.readouterr().err
+    assert "segcam models download" in err and "segcam models import" in err
+
+
+def test_corrupt_weights_file_is_refused(tmp_path, capsys):
+    bad = tmp_path / "selfie_segmentation.tflite"
+    bad.write_bytes(b"TFL3" + b"\x00" * 1000)
+    assert cli.main(["models", "import", str(bad)]) == 2
+    assert "segcam" in capsys.readouterr().err
+    assert not list(weights.models_dir().glob("*.pt")) if weights.models_dir().exists() else True
+
+
+def test_models_import_and_list(shared_models, capsys):
+    assert cli.main(["models", "list"]) == 0
+    assert capsys.readouterr().out.count("not installed") == 2
+    assert cli.main(["models", "import", str(shared_models / "selfie_segmentation_landscape.tflite")]) == 0
+    capsys.readouterr()
+    assert cli.main(["models", "list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert any(l.startswith("mediapipe-landscape") and " installed" in l for l in lines)
+    assert any(l.startswith("mediapipe-general") and "not installed" in l for l in lines)
+
+
+def test_bench_json(models_installed, capsys):
+    import json
+
+    assert cli.main(["bench", "--size", "320x180", "--frames", "5", "--effect", "blur", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(report) >= {"ms_per_frame", "stages", "fps", "device", "model", "size"}
+    assert report["size"] == "320x180" and report["device"] == "cpu"
+    assert report["ms_per_frame"]["median"] > 0 and report["ms_per_frame"]["p90"] >= report["ms_per_frame"]["median"]
+
+
+def test_python_dash_m_and_ctrl_c(models_installed, hamilton_clip, tmp_path):
+    """A real process: `python -m segcam run` stopped by Ctrl-C leaves a playable file."""
+    out = tmp_path / "stopped.mp4"
+    env = {**os.environ, "SEGCAM_DATA_DIR": str(models_installed)}
+    proc = subprocess.Popen([sys.executable, "-m", "segcam", "run", "--source", str(hamilton_clip), "--loop",
+                             "--effect", "blur", "--output", str(out)],
+                            stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 60
+    line = proc.stderr.readline()  # the start line, printed once frames flow
+    assert "segcam:" in line, line
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    err = proc.communicate(timeout=max(5, deadline - time.monotonic()))[1]
+    assert proc.returncode == 0, err
+    assert "Stopped." in err and "Traceback" not in err
+    assert len(read_video(out)) > 0

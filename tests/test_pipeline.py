@@ -1,0 +1,123 @@
+"""The pipeline on a real clip, with the real network and a recording virtual camera."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from segcam.errors import BackgroundError, SourceError
+from segcam.pipeline import Pipeline
+from segcam.processor import FrameProcessor
+from segcam.settings import Settings
+from segcam.sinks import VirtualCameraSink
+
+from helpers import greyness, regions
+from recording_backend import RecordingBackend, registered
+
+
+def vcam_factory(backend):
+    return lambda w, h, fps: [VirtualCameraSink(w, h, fps, backend=backend)]
+
+
+def test_frames_reach_the_virtual_camera_exactly(models_installed, hamilton_clip):
+    results = []
+    settings = Settings(source=str(hamilton_clip), effect="splash", output="vcam", max_frames=12)
+    with registered() as backend:
+        pipeline = Pipeline(settings, make_sinks=vcam_factory(backend), on_result=results.append)
+        pipeline.start()
+        assert pipeline.wait(timeout=60)
+        pipeline.stop()
+        camera = RecordingBackend.instances[0]
+    assert camera.closed
+    assert (camera.width, camera.height) == (640, 360)
+    received = camera.images()
+    assert len(received) == len(results) == 12
+    for image, result in zip(received, results):
+        assert np.array_equal(image, result.output)
+    person, background = regions(results[5].alpha)
+    assert person.mean() > 0.02 and background.mean() > 0.2  # the singer is found
+    assert greyness(received[5][background]) < 1.0
+    assert greyness(received[5][person]) > 5.0
+
+
+def test_stats_report_timings(models_installed, hamilton_clip):
+    settings = Settings(source=str(hamilton_clip), effect="blur", output="none", max_frames=20)
+    with Pipeline(settings) as pipeline:
+        pipeline.wait(timeout=60)
+        stats = pipeline.stats
+    assert stats.frames == 20
+    assert stats.model == "mediapipe-landscape" and stats.device == "cpu"
+    assert set(stats.stages) >= {"segment", "refine", "composite"}
+    assert all(v > 0 for v in (stats.ms_per_frame, stats.fps, stats.latency_ms))
+
+
+def test_live_effect_change_applies_to_next_frames(models_installed, hamilton_clip):
+    seen = []
+    lock = threading.Event()
+
+    def on_result(result):
+        seen.append(result)
+        if len(seen) == 5:
+            lock.set()
+
+    settings = Settings(source=str(hamilton_clip), effect="none", output="none", max_frames=40)
+    pipeline = Pipeline(settings, on_result=on_result).start()
+    assert lock.wait(30)
+    pipeline.update(settings.replace(effect="solid", color=(255, 0, 255)))
+    pipeline.wait(timeout=60)
+    pipeline.stop()
+    last = seen[-1]
+    _, background = regions(last.alpha)
+    # alpha < 0.05 there, so at most 5% of the person's colour mixes in
+    assert np.abs(last.output[background].astype(int) - (255, 0, 255)).max() <= 14
+    assert np.array_equal(seen[0].output, seen[0].frame)
+
+
+def test_bad_background_update_is_refused_and_pipeline_goes_on(models_installed, hamilton_clip, tmp_path):
+    settings = Settings(source=str(hamilton_clip), effect="splash", output="none", max_frames=30)
+    pipeline = Pipeline(settings).start()
+    with pytest.raises(BackgroundError):
+        pipeline.update(settings.replace(effect="image", background=str(tmp_path / "missing.png")))
+    assert pipeline.settings.effect == "splash"
+    pipeline.wait(timeout=60)
+    pipeline.stop()
+    assert pipeline.error is None and pipeline.stats.frames == 30
+
+
+def test_video_that_ends_stops_the_pipeline(models_installed, carphone_clip):
+    settings = Settings(source=str(carphone_clip), effect="splash", output="none")
+    pipeline = Pipeline(settings).start()
+    assert pipeline.wait(timeout=120)
+    pipeline.stop()
+    assert pipeline.stats.frames == 120  # lock-step on a file: no frame dropped
+    assert pipeline.error is None
+
+
+def test_missing_camera_is_a_clear_error(models_installed):
+    with pytest.raises(SourceError, match="No camera at index 7"):
+        Pipeline(Settings(source="7")).start()
+
+
+@pytest.mark.parametrize("size", [(177, 99), (31, 17), (360, 640), (256, 256)])
+def test_odd_tiny_and_portrait_frames(models_installed, size):
+    width, height = size
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 255, (height, width, 3), dtype=np.uint8)
+    processor = FrameProcessor(Settings(effect="blur"))
+    result = processor.process(frame)
+    assert result.output.shape == frame.shape
+    assert result.alpha.shape == (height, width)
+    expected = "mediapipe-landscape" if width * 3 > height * 4 else "mediapipe-general"
+    assert processor.segmenter.name == expected
+
+
+def test_stop_releases_camera_and_virtual_camera(models_installed, hamilton_clip):
+    settings = Settings(source=str(hamilton_clip), effect="none", loop=True)
+    with registered() as backend:
+        pipeline = Pipeline(settings, make_sinks=vcam_factory(backend), realtime=True).start()
+        capture = pipeline._capture
+        pipeline.stop()
+        assert RecordingBackend.instances[0].closed
+    assert capture.status == "stopped"
+    assert not pipeline.running
+    assert not any(t.name.startswith(("segcam-pipeline", "capture-")) and t.is_alive() for t in threading.enumerate())
