@@ -51,6 +51,21 @@ def blur_background(frame: np.ndarray, alpha: np.ndarray, strength: float) -> np
     return cv2.resize(result, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
+PAUSE_MODES = ("freeze", "blank", "blur")
+
+
+def privacy_frame(mode: str, frame: np.ndarray, last_output: np.ndarray | None) -> np.ndarray:
+    """What is sent while the user has paused: the last frame, a dark frame, or a blur so
+    coarse nobody can be recognised."""
+    h, w = frame.shape[:2]
+    if mode == "freeze" and last_output is not None and last_output.shape == frame.shape:
+        return last_output
+    if mode == "blur":
+        tiny = cv2.resize(frame, (16, 9), interpolation=cv2.INTER_AREA)
+        return cv2.resize(tiny, (w, h), interpolation=cv2.INTER_LINEAR)
+    return np.full_like(frame, 24)
+
+
 class Compositor:
     """Applies the chosen effect. Backgrounds are loaded once and resized once per frame size."""
 

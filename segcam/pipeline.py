@@ -15,7 +15,10 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from segcam.capture import CaptureThread
-from segcam.errors import SegcamError, SourceError
+import numpy as np
+
+from segcam.effects import PAUSE_MODES, privacy_frame
+from segcam.errors import SegcamError, SettingsError, SourceError
 from segcam.processor import STAGES, FrameProcessor, Result
 from segcam.settings import Settings
 
@@ -61,6 +64,8 @@ class Pipeline:
         self._thread: threading.Thread | None = None
         self._first = None
         self.error: Exception | None = None
+        self.pause_mode: str | None = None  # None, or one of effects.PAUSE_MODES
+        self._last: Result | None = None
         self.frame_size: tuple[int, int] | None = None
         self._frames = 0
         self._ms: dict[str, deque] = {name: deque(maxlen=_WINDOW) for name in (*STAGES, "total", "latency")}
@@ -159,6 +164,14 @@ class Pipeline:
                 self.processor.refiner.reset()
             self.settings = settings
 
+    def pause(self, mode: str | None) -> None:
+        """Privacy pause: send a frozen, blank or unrecognisably blurred frame instead of the
+        camera until pause(None). The network does not run meanwhile."""
+        if mode is not None and mode not in PAUSE_MODES:
+            raise SettingsError(f"Unknown pause mode {mode!r}; choose one of {', '.join(PAUSE_MODES)}.")
+        with self._lock:
+            self.pause_mode = mode
+
     def add_sink(self, sink) -> None:
         with self._lock:
             self._sinks.append(sink)
@@ -197,7 +210,15 @@ class Pipeline:
     def _process(self, frame) -> None:
         with self._lock:
             t0 = time.perf_counter()
-            result = self.processor.process(frame.image)
+            if self.pause_mode is not None:
+                last = self._last
+                output = privacy_frame(self.pause_mode, frame.image, last.output if last else None)
+                alpha = last.alpha if last is not None and last.alpha.shape == frame.image.shape[:2] else \
+                    np.zeros(frame.image.shape[:2], np.float32)
+                result = Result(frame.image, alpha, output, {name: 0.0 for name in STAGES})
+            else:
+                result = self.processor.process(frame.image)
+                self._last = result
             for sink in self._sinks:
                 sink.send(result.output)
             now = time.perf_counter()

@@ -2,6 +2,8 @@
 
 import threading
 
+import cv2
+
 import numpy as np
 import pytest
 
@@ -121,3 +123,36 @@ def test_stop_releases_camera_and_virtual_camera(models_installed, hamilton_clip
     assert capture.status == "stopped"
     assert not pipeline.running
     assert not any(t.name.startswith(("segcam-pipeline", "capture-")) and t.is_alive() for t in threading.enumerate())
+
+
+@pytest.mark.parametrize("mode", ["freeze", "blank", "blur"])
+def test_pause_hides_the_camera(models_installed, hamilton_clip, mode):
+    results = []
+    settings = Settings(source=str(hamilton_clip), effect="none", output="none", max_frames=40)
+    pipeline = Pipeline(settings, on_result=results.append).start()
+    while len(results) < 10:
+        pipeline.wait(timeout=0.05)
+    pipeline.pause(mode)
+    paused_from = len(results) + 1  # a frame may be in flight
+    while len(results) < paused_from + 5:
+        pipeline.wait(timeout=0.05)
+    pipeline.stop()
+    paused = results[paused_from:]
+    for result in paused:
+        if mode == "freeze":
+            assert np.array_equal(result.output, paused[0].output)
+        elif mode == "blank":
+            assert result.output.max() == result.output.min()
+        else:
+            assert np.abs(result.output.astype(int) - result.frame).mean() > 5
+            detail = lambda img: cv2.Laplacian(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), cv2.CV_32F).std()
+            assert detail(result.output) < 0.2 * detail(result.frame)
+    assert not np.array_equal(paused[-1].frame, paused[0].frame)  # the camera kept running
+
+
+def test_unknown_pause_mode(models_installed, hamilton_clip):
+    from segcam.errors import SettingsError
+
+    with Pipeline(Settings(source=str(hamilton_clip), output="none", max_frames=2)) as pipeline:
+        with pytest.raises(SettingsError):
+            pipeline.pause("sleep")
