@@ -14,9 +14,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
-from segcam.capture import CaptureThread
 import numpy as np
 
+from segcam.capture import CaptureThread
 from segcam.effects import PAUSE_MODES, privacy_frame
 from segcam.errors import SegcamError, SettingsError, SourceError
 from segcam.processor import STAGES, FrameProcessor, Result
