@@ -13,10 +13,11 @@ from segcam.backgrounds import VideoBackground, fill, read_image
 from segcam.errors import BackgroundError
 from segcam.settings import Settings
 
-# Background blur runs at this fraction of the frame size: a large Gaussian is the same
-# picture at a quarter of the resolution, and sixteen times cheaper.
-_BLUR_SCALE = 0.25
-_MAX_BLUR_SIGMA = 12.0  # at _BLUR_SCALE; strength 1.0
+# Blur radius as a fraction of the frame height, at strength 0 and the added amount at 1.
+_BLUR_MIN, _BLUR_RANGE = 0.004, 0.05
+# The blur runs on a frame shrunk until the radius is about this many pixels: a wide
+# Gaussian is the same picture at lower resolution, and far cheaper there.
+_BLUR_WORKING_SIGMA = 3.0
 
 
 def blend(person: np.ndarray, background: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -37,10 +38,12 @@ def blur_background(frame: np.ndarray, alpha: np.ndarray, strength: float) -> np
     average of background pixels only.
     """
     h, w = frame.shape[:2]
-    small_size = (max(1, round(w * _BLUR_SCALE)), max(1, round(h * _BLUR_SCALE)))
+    sigma = h * (_BLUR_MIN + _BLUR_RANGE * strength)
+    shrink = int(max(1, min(sigma / _BLUR_WORKING_SIGMA, h / 24)))
+    small_size = (max(1, w // shrink), max(1, h // shrink))
     small = cv2.resize(frame, small_size, interpolation=cv2.INTER_AREA).astype(np.float32)
-    weight = 1.0 - cv2.resize(alpha, small_size, interpolation=cv2.INTER_AREA)
-    sigma = 0.5 + strength * _MAX_BLUR_SIGMA
+    weight = 1.0 - cv2.resize(alpha, small_size, interpolation=cv2.INTER_LINEAR)
+    sigma /= shrink
     blurred = cv2.GaussianBlur(small * weight[..., None], (0, 0), sigma)
     norm = cv2.GaussianBlur(weight, (0, 0), sigma)
     # where no background is near (inside a large person), fall back to a plain blur

@@ -1,0 +1,95 @@
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from segcam.errors import SettingsError
+from segcam.models import registry
+from segcam.models.mediapipe import SelfieSegmentation
+from segcam.segmenter import FrameInput, Segmenter, pick_device
+
+
+def test_auto_device_on_this_machine():
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    if not torch.cuda.is_available() and torch.backends.mps.is_available():
+        expected = "mps"
+    assert pick_device("auto") == expected
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
+def test_asking_for_missing_cuda_is_a_clear_error():
+    with pytest.raises(SettingsError, match="no CUDA GPU"):
+        pick_device("cuda")
+
+
+def test_unknown_device_and_runtime(models_installed):
+    with pytest.raises(SettingsError):
+        pick_device("tpu")
+    with pytest.raises(SettingsError, match="Unknown runtime"):
+        Segmenter("mediapipe-landscape", "cpu", runtime="tensorrt")
+
+
+def test_frame_input_swaps_bgr_to_rgb_and_scales():
+    seen = {}
+
+    class Probe(torch.nn.Module):
+        def forward(self, x):
+            seen["x"] = x
+            return x[:, :1]
+
+    module = FrameInput(Probe(), mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25))
+    frame = torch.zeros(1, 2, 2, 3, dtype=torch.uint8)
+    frame[..., 0] = 255  # blue in BGR
+    module(frame)
+    x = seen["x"]
+    assert x.shape == (1, 3, 2, 2)
+    assert torch.allclose(x[0, 2], torch.full((2, 2), 2.0))  # blue, now last: (1 - 0.5) / 0.25
+    assert torch.allclose(x[0, 0], torch.full((2, 2), -2.0))  # red is 0: (0 - 0.5) / 0.25
+
+
+def test_model_picked_by_frame_shape():
+    assert registry.pick_for_frame(1280, 720) == "mediapipe-landscape"
+    assert registry.pick_for_frame(640, 480) == "mediapipe-general"
+    assert registry.pick_for_frame(720, 1280) == "mediapipe-general"
+    assert registry.resolve("mediapipe-general", 1280, 720) == "mediapipe-general"
+    with pytest.raises(SettingsError, match="Unknown model"):
+        registry.resolve("u2net", 1280, 720)
+
+
+@pytest.mark.parametrize("model", ["mediapipe-landscape", "mediapipe-general"])
+def test_onnx_runtime_matches_torch_on_a_real_frame(models_installed, shared_dir, model):
+    frame = cv2.imread(str(shared_dir / "data" / "stills" / "images" / "bgmatting_0500_img.png"))
+    frame = cv2.resize(frame, (1280, 720))
+    fast = Segmenter(model, "cpu", runtime="onnxruntime")
+    reference = Segmenter(model, "cpu", runtime="torch")
+    a, b = fast.predict(frame), reference.predict(frame)
+    height, width = registry.get(model).input_size
+    assert a.shape == b.shape == (height, width)
+    assert np.abs(a - b).max() < 1e-4
+    assert 0.05 < (a > 0.5).mean() < 0.8  # a person is found
+
+
+def test_segment_returns_frame_size(models_installed):
+    frame = np.zeros((123, 321, 3), np.uint8)
+    mask = Segmenter("mediapipe-landscape", "cpu").segment(frame)
+    assert mask.shape == (123, 321) and mask.dtype == np.float32
+
+
+def test_rejects_non_bgr_frames(models_installed):
+    with pytest.raises(ValueError):
+        Segmenter("mediapipe-landscape", "cpu").predict(np.zeros((10, 10), np.uint8))
+
+
+def test_onnx_export_is_cached(models_installed):
+    from segcam.segmenter import _onnx_cache_path
+
+    Segmenter("mediapipe-landscape", "cpu", runtime="onnxruntime")
+    path = _onnx_cache_path("mediapipe-landscape")
+    stamp = path.stat().st_mtime_ns
+    Segmenter("mediapipe-landscape", "cpu", runtime="onnxruntime")
+    assert path.stat().st_mtime_ns == stamp
+
+
+def test_builds_from_state_dict_without_weights_file():
+    network = SelfieSegmentation("landscape")
+    assert network.input_size == (144, 256)
