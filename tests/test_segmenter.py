@@ -93,3 +93,17 @@ def test_onnx_export_is_cached(models_installed):
 def test_builds_from_state_dict_without_weights_file():
     network = SelfieSegmentation("landscape")
     assert network.input_size == (144, 256)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("model", ["mediapipe-landscape", "mediapipe-general"])
+def test_cuda_graph_fp16_matches_cpu(models_installed, shared_dir, model):
+    frame = cv2.imread(str(shared_dir / "data" / "stills" / "images" / "bgmatting_0500_img.png"))
+    gpu = Segmenter(model, "cuda")
+    assert gpu.runtime == "torch" and gpu._run._graph is not None
+    cpu = Segmenter(model, "cpu", runtime="torch")
+    for flip in (False, True):  # the graph must see each new frame, not the first one again
+        image = frame[:, ::-1].copy() if flip else frame
+        a, b = gpu.predict(image), cpu.predict(image)
+        assert np.abs(a - b).max() < 5e-3
+        assert ((a > 0.5) == (b > 0.5)).mean() > 0.999
