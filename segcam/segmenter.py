@@ -56,9 +56,12 @@ class FrameInput(nn.Module):
         # (rgb / 255 - mean) / std, folded into one multiply and one subtract
         self.register_buffer("scale", (1.0 / (255.0 * std)).to(dtype))
         self.register_buffer("offset", (mean / std).to(dtype))
+        # a buffer, not a Python list: indexing with a list copies it to the GPU on every
+        # call, which a CUDA graph cannot record
+        self.register_buffer("bgr_to_rgb", torch.tensor([2, 1, 0]))
 
     def forward(self, frame: torch.Tensor) -> torch.Tensor:
-        rgb = frame.permute(0, 3, 1, 2)[:, [2, 1, 0]].to(self.dtype)  # BGR -> RGB
+        rgb = frame.permute(0, 3, 1, 2).index_select(1, self.bgr_to_rgb).to(self.dtype)
         x = rgb * self.scale - self.offset
         return self.network(x)[0, 0]
 
