@@ -11,6 +11,7 @@ import numpy as np
 
 from segcam.backgrounds import VideoBackground, fill, read_image
 from segcam.errors import BackgroundError
+from segcam.imageops import shrink
 from segcam.settings import Settings
 
 # Blur radius as a fraction of the frame height, at strength 0 and the added amount at 1.
@@ -39,11 +40,11 @@ def blur_background(frame: np.ndarray, alpha: np.ndarray, strength: float) -> np
     """
     h, w = frame.shape[:2]
     sigma = h * (_BLUR_MIN + _BLUR_RANGE * strength)
-    shrink = int(max(1, min(sigma / _BLUR_WORKING_SIGMA, h / 24)))
-    small_size = (max(1, w // shrink), max(1, h // shrink))
-    small = cv2.resize(frame, small_size, interpolation=cv2.INTER_AREA).astype(np.float32)
+    factor = int(max(1, min(sigma / _BLUR_WORKING_SIGMA, h / 24)))
+    small_size = (max(1, w // factor), max(1, h // factor))
+    small = shrink(frame, small_size).astype(np.float32)
     weight = 1.0 - cv2.resize(alpha, small_size, interpolation=cv2.INTER_LINEAR)
-    sigma /= shrink
+    sigma /= factor
     blurred = cv2.GaussianBlur(small * weight[..., None], (0, 0), sigma)
     norm = cv2.GaussianBlur(weight, (0, 0), sigma)
     # where no background is near (inside a large person), fall back to a plain blur
