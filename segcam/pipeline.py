@@ -93,7 +93,8 @@ class Pipeline:
         try:
             height, width = first.image.shape[:2]
             self.processor.prepare(width, height)
-            self._sinks = list(self._make_sinks(width, height, self.settings.fps)) if self._make_sinks else []
+            fps = capture.source_fps or self.settings.fps  # a video file's own rate
+            self._sinks = list(self._make_sinks(width, height, fps)) if self._make_sinks else []
         except BaseException:
             capture.stop()
             raise
