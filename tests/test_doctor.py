@@ -1,0 +1,463 @@
+"""`segcam doctor`: each check against a fake machine (a fake /sys, /dev and /etc under a
+temporary root, canned command output), plus the real report on this machine."""
+
+import io
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from segcam import cli, doctor
+from segcam.doctor import CheckResult, Host, TorchFacts
+
+UBUNTU = 'NAME="Ubuntu"\nID=ubuntu\nID_LIKE=debian\n'
+SECURE_BOOT_ON = bytes([6, 0, 0, 0, 1])  # EFI variable: 4 attribute bytes, then the value
+SECURE_BOOT_OFF = bytes([6, 0, 0, 0, 0])
+
+
+class FakeMachine:
+    """A Linux machine's /sys, /dev and /etc under a temporary root, built up per test."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.commands: dict[tuple[str, ...], str] = {}
+        self.writable: set[str] = set()
+        self.user_groups = {"users"}
+        self.device_group = "video"
+        self.write("/etc/os-release", UBUNTU)
+
+    def write(self, absolute: str, text: str | bytes) -> None:
+        path = self.root / absolute.lstrip("/")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(text, bytes):
+            path.write_bytes(text)
+        else:
+            path.write_text(text)
+
+    def load_module(self, exclusive_caps: str = "Y,N,N,N,N,N,N,N", version: str | None = "0.13.2") -> None:
+        (self.root / "sys/module/v4l2loopback/parameters").mkdir(parents=True, exist_ok=True)
+        if exclusive_caps is not None:
+            self.write("/sys/module/v4l2loopback/parameters/exclusive_caps", exclusive_caps + "\n")
+        if version is not None:
+            self.write("/sys/module/v4l2loopback/version", version + "\n")
+
+    def add_video(self, index: int, label: str, loopback: bool) -> None:
+        self.write(f"/sys/class/video4linux/video{index}/name", label + "\n")
+        if loopback:
+            (self.root / f"sys/devices/virtual/video4linux/video{index}").mkdir(parents=True)
+        else:
+            (self.root / f"sys/devices/pci0000:00/0000:00:14.0/usb1/video4linux/video{index}").mkdir(parents=True)
+        self.write(f"/dev/video{index}", "")
+
+    def host(self) -> Host:
+        return Host(
+            root=self.root,
+            system="Linux",
+            run=lambda argv: self.commands.get(tuple(argv)),
+            can_write=lambda path: str(path.relative_to(self.root)) in self.writable,
+            groups=lambda: self.user_groups,
+            owner_group=lambda path: self.device_group,
+        )
+
+
+@pytest.fixture
+def machine(tmp_path):
+    return FakeMachine(tmp_path / "root")
+
+
+def names(results):
+    return [r.name for r in results]
+
+
+# -- v4l2loopback ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("os_release, package_command", [
+    (UBUNTU, "sudo apt install v4l2loopback-dkms"),
+    ('ID=linuxmint\nID_LIKE="ubuntu debian"\n', "sudo apt install v4l2loopback-dkms"),
+    ("ID=fedora\n", "sudo dnf install akmod-v4l2loopback"),
+    ("ID=manjaro\nID_LIKE=arch\n", "sudo pacman -S v4l2loopback-dkms"),
+    ("ID=gentoo\n", "install your distribution's v4l2loopback package"),
+])
+def test_missing_module_gets_this_distros_install_command(machine, os_release, package_command):
+    machine.write("/etc/os-release", os_release)
+    result = doctor.check_v4l2loopback(machine.host())
+    assert not result.ok
+    assert result.detail == "not installed"
+    assert result.fix.startswith(package_command)
+    assert "exclusive_caps=1" in result.fix
+    # the setup script knows the same distributions doctor does
+    assert (doctor.SETUP_SCRIPT in result.fix) == ("gentoo" not in os_release)
+
+
+def test_installed_but_unloaded_module_gets_modprobe(machine):
+    machine.commands[("modinfo", "-F", "version", "v4l2loopback")] = "0.12.7\n"
+    result = doctor.check_v4l2loopback(machine.host())
+    assert not result.ok
+    assert result.detail == "installed (0.12.7) but not loaded"
+    assert result.fix.startswith(doctor.MODPROBE)
+
+
+def test_loaded_module_reports_its_version(machine):
+    machine.load_module(version="0.13.2")
+    assert doctor.check_v4l2loopback(machine.host()) == CheckResult("v4l2loopback", True, "loaded (0.13.2)")
+    (machine.root / "sys/module/v4l2loopback/version").unlink()
+    assert doctor.check_v4l2loopback(machine.host()).detail == "loaded (version not reported)"
+
+
+def test_without_the_module_the_device_checks_are_left_out(machine):
+    machine.add_video(0, "Integrated Camera", loopback=False)
+    results = doctor.linux_checks(machine.host(), configured_device="/dev/video10")
+    assert names(results) == ["v4l2loopback", "Secure Boot"]
+
+
+def test_a_working_setup_passes_every_linux_check(machine):
+    machine.load_module()
+    machine.add_video(0, "Integrated Camera", loopback=False)
+    machine.add_video(10, "segcam", loopback=True)
+    machine.writable.add("dev/video10")
+    results = doctor.linux_checks(machine.host(), configured_device="/dev/video10")
+    assert names(results) == ["v4l2loopback", "Secure Boot", "exclusive_caps", "Loopback device",
+                              "Device access", "Configured device"]
+    assert all(r.ok for r in results), [r for r in results if not r.ok]
+
+
+def test_loopback_devices_are_told_from_real_cameras(machine):
+    machine.add_video(0, "Integrated Camera", loopback=False)
+    machine.add_video(2, "Integrated Camera", loopback=False)
+    machine.add_video(10, "segcam", loopback=True)
+    devices = doctor.video_devices(machine.host())
+    assert [(d.dev, d.label, d.loopback) for d in devices] == [
+        ("/dev/video0", "Integrated Camera", False),
+        ("/dev/video2", "Integrated Camera", False),
+        ("/dev/video10", "segcam", True),
+    ]
+    result = doctor.check_loopback_device(machine.host())
+    assert result.ok and result.detail.startswith("/dev/video10 (segcam);")
+    assert "/dev/video0" not in result.detail
+
+
+def test_module_without_devices_fails(machine):
+    machine.load_module()
+    machine.add_video(0, "Integrated Camera", loopback=False)
+    result = doctor.check_loopback_device(machine.host())
+    assert not result.ok and result.fix == doctor.RELOAD
+
+
+@pytest.mark.parametrize("raw, devices, ok", [
+    ("Y,N,N,N,N,N,N,N", 1, True),  # only the created device's entry counts
+    ("1", 1, True),
+    ("N,N,N,N,N,N,N,N", 1, False),
+    ("0", 1, False),
+    ("Y,N,N,N,N,N,N,N", 2, False),  # the second device lacks it
+    ("Y,Y,N,N,N,N,N,N", 2, True),
+])
+def test_exclusive_caps_per_created_device(machine, raw, devices, ok):
+    machine.load_module(exclusive_caps=raw)
+    for i in range(devices):
+        machine.add_video(10 + i, f"segcam {i}", loopback=True)
+    result = doctor.check_exclusive_caps(machine.host())
+    assert result.ok is ok
+    if not ok:
+        assert "Chrome, Zoom and Teams will not list" in result.detail
+        assert result.fix.startswith(doctor.RELOAD)
+        assert "exclusive_caps=1" in result.fix
+
+
+def test_exclusive_caps_missing_from_an_old_module(machine):
+    machine.load_module(exclusive_caps=None)
+    result = doctor.check_exclusive_caps(machine.host())
+    assert not result.ok and "0.12 or newer" in result.fix
+
+
+def test_unwritable_device_when_not_in_its_group(machine):
+    machine.load_module()
+    machine.add_video(10, "segcam", loopback=True)
+    result = doctor.check_device_access(machine.host())
+    assert not result.ok
+    assert result.detail == "cannot write /dev/video10: you are not in the video group"
+    assert result.fix == "sudo usermod -aG video $USER, then log out and back in"
+
+
+def test_unwritable_device_despite_the_group(machine):
+    machine.load_module()
+    machine.add_video(10, "segcam", loopback=True)
+    machine.user_groups = {"users", "video"}
+    result = doctor.check_device_access(machine.host())
+    assert not result.ok and result.fix.startswith("sudo chmod g+rw /dev/video10")
+
+
+def test_writable_device(machine):
+    machine.load_module()
+    machine.add_video(10, "segcam", loopback=True)
+    machine.writable.add("dev/video10")
+    assert doctor.check_device_access(machine.host()) == CheckResult("Device access", True, "can write /dev/video10")
+
+
+def test_configured_device_must_be_a_loopback_device(machine):
+    machine.load_module()
+    machine.add_video(0, "Integrated Camera", loopback=False)
+    machine.add_video(10, "segcam", loopback=True)
+    host = machine.host()
+    wrong = doctor.check_configured_device(host, "/dev/video0")
+    assert not wrong.ok and wrong.fix == "use --vcam-device /dev/video10"
+    assert doctor.check_configured_device(host, "/dev/video10").ok
+    assert doctor.check_configured_device(host, None) is None
+
+
+# -- Secure Boot -------------------------------------------------------------------------------
+
+def test_secure_boot_from_mokutil_blocks_an_unloaded_module(machine):
+    machine.commands[("mokutil", "--sb-state")] = "SecureBoot enabled\n"
+    result = doctor.check_secure_boot(machine.host())
+    assert not result.ok
+    assert "refuses unsigned modules" in result.detail
+    assert "mokutil --import" in result.fix and "Secure Boot off" in result.fix
+
+
+def test_secure_boot_read_from_the_efi_variable(machine):
+    var = f"/sys/firmware/efi/efivars/{doctor.SECURE_BOOT_VAR}"
+    assert doctor.secure_boot(machine.host()) is None
+    machine.write(var, SECURE_BOOT_OFF)
+    assert doctor.secure_boot(machine.host()) is False
+    machine.write(var, SECURE_BOOT_ON)
+    assert doctor.secure_boot(machine.host()) is True
+    # mokutil's answer wins over the variable
+    machine.commands[("mokutil", "--sb-state")] = "SecureBoot disabled\n"
+    assert doctor.secure_boot(machine.host()) is False
+
+
+def test_secure_boot_with_a_loaded_module_is_fine(machine):
+    machine.write(f"/sys/firmware/efi/efivars/{doctor.SECURE_BOOT_VAR}", SECURE_BOOT_ON)
+    machine.load_module()
+    assert doctor.check_secure_boot(machine.host()).ok
+    assert doctor.check_secure_boot(FakeMachine(machine.root.parent / "bare").host()).detail.startswith("not detected")
+
+
+# -- Windows and macOS -------------------------------------------------------------------------
+
+def test_windows_virtual_camera_from_registered_filters():
+    assert doctor.check_windows_virtual_camera(["Integrated Webcam", "OBS Virtual Camera"]).ok
+    assert doctor.check_windows_virtual_camera(["Unity Video Capture"]).ok
+    missing = doctor.check_windows_virtual_camera(["Integrated Webcam"])
+    assert not missing.ok and "Start Virtual Camera" in missing.fix
+
+
+MACOS_LISTING = """1 extension(s)
+--- com.apple.system_extension.cmio
+enabled\tactive\tteamID\tbundleID (version)\tname\t[state]
+*\t*\t2MMRE5MTB8\tcom.obsproject.obs-studio.mac-camera-extension (30.2.0/30.2.0)\tOBS Virtual Camera\t[{state}]
+"""
+
+
+def test_macos_obs_extension_states():
+    assert doctor.check_macos_virtual_camera(MACOS_LISTING.format(state="activated enabled")).ok
+    waiting = doctor.check_macos_virtual_camera(MACOS_LISTING.format(state="activated waiting for user"))
+    assert not waiting.ok and "Camera Extensions" in waiting.fix
+    absent = doctor.check_macos_virtual_camera("0 extension(s)\n")
+    assert not absent.ok and "OBS Studio 30" in absent.fix
+    assert doctor.check_macos_virtual_camera(None).detail == absent.detail
+
+
+def test_macos_host_reads_systemextensionsctl(machine):
+    host = machine.host()
+    host.system = "Darwin"
+    machine.commands[("systemextensionsctl", "list")] = MACOS_LISTING.format(state="activated enabled")
+    assert [r.ok for r in doctor.virtual_camera_checks(host)] == [True]
+
+
+def test_unknown_os_has_no_virtual_camera(machine):
+    host = machine.host()
+    host.system = "FreeBSD"
+    [result] = doctor.virtual_camera_checks(host)
+    assert not result.ok and "--output FILE.mp4" in result.fix
+
+
+# -- Python, packages, torch, cameras -----------------------------------------------------------
+
+def test_python_version():
+    assert doctor.check_python((3, 11, 7), ">=3.10").ok
+    old = doctor.check_python((3, 9, 18), ">=3.10")
+    assert not old.ok and old.fix.startswith("install Python 3.10 or newer")
+
+
+def test_packages_against_their_pins():
+    versions = {"torch": "2.14.1+cu130", "numpy": "1.23.5"}
+    result = doctor.check_packages(["torch>=2.2", "numpy>=1.24", "tqdm>=4.60"], versions.get)
+    assert not result.ok
+    assert result.detail == "torch 2.14.1+cu130, numpy 1.23.5 (needs >=1.24), tqdm missing"
+    assert result.fix == 'pip install --upgrade "numpy>=1.24" "tqdm>=4.60"'
+    assert doctor.check_packages(["torch>=2.2"], versions.get).ok
+    assert doctor.check_packages(["torch >= 2.2, <3", "numpy"], versions.get).ok
+
+
+def test_a_packaged_app_may_leave_packages_out():
+    versions = {"torch": "2.13.0+cpu", "numpy": "1.23.5"}
+    bundled = doctor.check_packages(["torch>=2.2", "torchvision>=0.17"], versions.get, frozen=True)
+    assert bundled.ok and bundled.detail.endswith("torch 2.13.0+cpu, torchvision not bundled")
+    too_old = doctor.check_packages(["numpy>=1.24"], versions.get, frozen=True)
+    assert not too_old.ok and too_old.fix == "download the app again"
+
+
+def test_this_install_meets_its_own_requirements():
+    requirements = doctor.segcam_requirements()
+    assert "torch>=2.2" in requirements
+    assert not any("extra" in r for r in requirements)
+    assert doctor.check_packages(requirements).ok
+
+
+def test_torch_that_does_not_import():
+    result = doctor.check_torch(TorchFacts(version=None, error="OSError: libcudart.so.13: cannot open"))
+    assert not result.ok and "libcudart" in result.detail
+
+
+def test_cpu_torch_on_a_machine_with_an_nvidia_gpu():
+    facts = TorchFacts(version="2.13.0+cpu", cuda_build=None)
+    assert doctor.check_torch(facts, nvidia_gpu=False).ok
+    result = doctor.check_torch(facts, nvidia_gpu=True)
+    assert not result.ok and "install a CUDA build of torch" in result.fix
+
+
+def test_cuda_torch_with_a_driver_too_old():
+    facts = TorchFacts(version="2.14.1+cu130", cuda_build="13.0")
+    result = doctor.check_torch(facts, nvidia_gpu=True)
+    assert not result.ok and "supports CUDA 13.0" in result.fix
+
+
+def test_cuda_gpu_in_use():
+    facts = TorchFacts(version="2.14.1+cu130", cuda_build="13.0", cuda_available=True,
+                       gpu_name="NVIDIA RTX 4070", device="cuda")
+    result = doctor.check_torch(facts, nvidia_gpu=True)
+    assert result.ok and result.detail.endswith("CUDA GPU NVIDIA RTX 4070; segcam will use cuda")
+
+
+def test_torch_facts_of_this_machine(machine):
+    facts = doctor.torch_facts()
+    assert facts.version == torch.__version__
+    assert facts.cuda_available == torch.cuda.is_available()
+    assert facts.device in ("cpu", "cuda", "mps")
+    assert doctor.has_nvidia_driver(machine.host()) is False
+    machine.commands[("nvidia-smi", "-L")] = "GPU 0: NVIDIA GeForce RTX 4070 (UUID: GPU-1)\n"
+    assert doctor.has_nvidia_driver(machine.host()) is True
+    del machine.commands[("nvidia-smi", "-L")]
+    machine.write("/proc/driver/nvidia/version", "NVRM version: 580.95\n")
+    assert doctor.has_nvidia_driver(machine.host()) is True
+
+
+def test_cameras_leave_out_loopback_devices():
+    result = doctor.check_cameras([0, 10], "Linux", loopback_indices=[10])
+    assert result == CheckResult("Cameras", True, "found at --source 0")
+
+
+@pytest.mark.parametrize("system, advice", [
+    ("Linux", "usermod -aG video"),
+    ("Windows", "Privacy & security > Camera"),
+    ("Darwin", "Privacy & Security > Camera"),
+])
+def test_no_camera_advice_per_os(system, advice):
+    result = doctor.check_cameras([10], system, loopback_indices=[10])
+    assert not result.ok and advice in result.fix
+
+
+# -- weights ---------------------------------------------------------------------------------
+
+def test_weights_absent():
+    results = doctor.check_weights()
+    assert names(results) == [f"Model {name}" for name in ("selfie_segmentation.tflite",
+                                                           "selfie_segmentation_landscape.tflite")]
+    assert not any(r.ok for r in results)
+    assert all("segcam models download" in r.fix and "segcam models import" in r.fix for r in results)
+
+
+def test_weights_present_and_damaged(models_installed, tmp_path, monkeypatch):
+    assert all(r.ok and r.detail.endswith("sha256 matches") for r in doctor.check_weights())
+    copy = tmp_path / "data"
+    shutil.copytree(models_installed, copy)
+    with open(copy / "models" / "selfie_segmentation.tflite", "r+b") as f:
+        f.seek(1000)
+        f.write(b"\0\0\0\0")
+    monkeypatch.setenv("SEGCAM_DATA_DIR", str(copy))
+    general, landscape = doctor.check_weights()
+    assert not general.ok and "wrong sha256" in general.detail
+    assert landscape.ok
+
+
+# -- Qt --------------------------------------------------------------------------------------
+
+def test_qt_probe_loads_offscreen(monkeypatch):
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    assert doctor.probe_qt() == (True, "offscreen")
+
+
+def test_qt_probe_reports_qts_own_complaint():
+    crash = ("import sys; sys.stderr.write('qt.qpa.plugin: Could not load the Qt platform plugin \"xcb\"\\n"
+             "This application failed to start\\n'); sys.exit(134)")
+    loaded, output = doctor.probe_qt([sys.executable, "-c", crash])
+    assert not loaded and output == 'qt.qpa.plugin: Could not load the Qt platform plugin "xcb"'
+    missing = doctor.probe_qt([sys.executable, "-c", "import PySide6_not_here"])
+    assert missing == (False, "ModuleNotFoundError: No module named 'PySide6_not_here'")
+
+
+def test_qt_failures_get_fixes():
+    assert "pip install" in doctor.check_qt(False, "ModuleNotFoundError: No module named 'PySide6'", "Linux").fix
+    headless = doctor.check_qt(False, "could not load xcb", "Linux", display=False)
+    assert "no desktop session" in headless.detail and "QT_QPA_PLATFORM=offscreen" in headless.fix
+    assert "libxcb-cursor0" not in headless.fix
+    cursor = "qt.qpa.plugin: From 6.5.0, xcb-cursor0 or libxcb-cursor0 is needed to load the Qt xcb platform plugin."
+    assert "sudo apt install libxcb-cursor0" in doctor.check_qt(False, cursor, "Linux", display=False).fix
+    libraries = doctor.check_qt(False, "could not load xcb", "Linux", display=True)
+    assert "libxcb-cursor0" in libraries.fix and "QT_QPA_PLATFORM=wayland" in libraries.fix
+    assert doctor.has_display({"WAYLAND_DISPLAY": "wayland-0"}) and not doctor.has_display({})
+
+
+# -- the report ------------------------------------------------------------------------------
+
+RESULTS = [
+    CheckResult("Python", True, "3.11.7"),
+    CheckResult("v4l2loopback", False, "not installed", "sudo apt install v4l2loopback-dkms"),
+]
+
+
+def test_text_report_marks_and_fixes():
+    lines = doctor.format_text(RESULTS).splitlines()
+    assert lines[1].startswith("✔ Python ") and lines[1].endswith("3.11.7")
+    assert lines[2].startswith("✘ v4l2loopback ") and lines[2].endswith("not installed")
+    assert lines[3].strip() == "fix: sudo apt install v4l2loopback-dkms"
+    assert lines[-1] == "1 of 2 checks failed."
+
+
+def test_marks_fall_back_for_consoles_without_them():
+    assert doctor.marks_for(io.TextIOWrapper(io.BytesIO(), encoding="cp1252")) == ("OK  ", "FAIL")
+    assert doctor.marks_for(io.TextIOWrapper(io.BytesIO(), encoding="utf-8")) == ("✔", "✘")
+
+
+def test_json_report():
+    report = json.loads(doctor.format_json(RESULTS))
+    assert report["ok"] is False
+    assert report["checks"][1] == {"name": "v4l2loopback", "ok": False, "detail": "not installed",
+                                   "fix": "sudo apt install v4l2loopback-dkms"}
+    assert report["segcam"] and report["python"]
+
+
+def test_run_checks_on_a_fake_linux_machine(machine, models_installed):
+    machine.load_module()
+    machine.add_video(10, "segcam", loopback=True)
+    machine.writable.add("dev/video10")
+    results = doctor.run_checks(machine.host())
+    by_name = {r.name: r for r in results}
+    assert names(results)[:4] == ["Python", "Packages", "torch", "Cameras"]
+    for name in ("v4l2loopback", "exclusive_caps", "Loopback device", "Device access", "Qt"):
+        assert by_name[name].ok, by_name[name]
+    assert by_name["Model selfie_segmentation.tflite"].ok
+
+
+def test_cli_doctor_json_on_this_machine(capsys):
+    code = cli.main(["doctor", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == (0 if report["ok"] else 1)
+    failed = [c for c in report["checks"] if not c["ok"]]
+    assert all(c["fix"] for c in failed), failed
+    # the test data dir is empty, so the weights checks must fail with a fix
+    assert any(c["name"].startswith("Model ") for c in failed)
