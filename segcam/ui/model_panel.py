@@ -1,0 +1,63 @@
+"""Which network runs, and where: the model and device pickers."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QFormLayout, QPushButton, QWidget
+
+from segcam.models import registry
+from segcam.settings import Settings
+from segcam.ui.widgets import Card, compact_combo
+
+
+def available_devices() -> list[tuple[str, str]]:
+    """(setting, label) for every device this machine can run the network on; GPUs by name."""
+    import torch
+
+    devices = [("auto", "Automatic (GPU if present)"), ("cpu", "CPU")]
+    if torch.cuda.is_available():
+        devices.append(("cuda", f"GPU — {torch.cuda.get_device_name(0)}"))
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        devices.append(("mps", "Apple GPU (Metal)"))
+    return devices
+
+
+class ModelPanel(Card):
+    model_chosen = Signal(str)
+    device_chosen = Signal(str)
+    manage_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__("Model", parent)
+        self.model = compact_combo()
+        self.model.addItem("Automatic (by frame shape)", "auto")
+        self.model.setItemData(0, "The landscape network for wide frames, the general one otherwise",
+                               Qt.ItemDataRole.ToolTipRole)
+        for name in registry.names():
+            self.model.addItem(name, name)
+            self.model.setItemData(self.model.count() - 1, registry.get(name).description,
+                                   Qt.ItemDataRole.ToolTipRole)
+        self.device = compact_combo()
+        for value, text in available_devices():
+            self.device.addItem(text, value)
+        form = QFormLayout()
+        form.setHorizontalSpacing(12)
+        form.setVerticalSpacing(8)
+        form.addRow("Model", self.model)
+        form.addRow("Runs on", self.device)
+        self.body.addLayout(form)
+        manage = QPushButton("Model files…")
+        manage.setToolTip("Download model weights, or import a file you have")
+        manage.clicked.connect(self.manage_requested)
+        self.body.addWidget(manage, 0, Qt.AlignmentFlag.AlignLeft)
+        self.model.activated.connect(lambda i: self.model_chosen.emit(self.model.itemData(i)))
+        self.device.activated.connect(lambda i: self.device_chosen.emit(self.device.itemData(i)))
+
+    def show_settings(self, settings: Settings) -> None:
+        for combo, value in ((self.model, settings.model), (self.device, settings.device)):
+            index = combo.findData(value)
+            if index < 0:  # e.g. a device saved on another machine: show it rather than lie
+                combo.addItem(value, value)
+                index = combo.count() - 1
+            combo.setCurrentIndex(index)

@@ -1,0 +1,48 @@
+"""The virtual camera switch, with what it is doing in words."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QHBoxLayout, QWidget
+
+from segcam.errors import VirtualCameraError
+from segcam.sinks import driver_fix
+from segcam.ui.widgets import Card, ToggleSwitch, label, restyle
+
+HOW_TO_USE = "In Zoom, Meet or Teams, open the video settings and choose this camera."
+
+
+def describe_failure(error: Exception) -> str:
+    """A missing driver is named as such, with the exact fix for this platform."""
+    if isinstance(error, VirtualCameraError) and isinstance(error.__cause__, RuntimeError):
+        return f"No virtual camera driver: {driver_fix()}."
+    return str(error)
+
+
+class VirtualCameraPanel(Card):
+    switched = Signal(bool)  # the user flipped the switch
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__("Virtual camera", parent)
+        row = QHBoxLayout()
+        title = label("Send to meeting apps", "heading")
+        self.switch = ToggleSwitch()
+        self.switch.setAccessibleName("Virtual camera")
+        self.switch.setToolTip("Turn the virtual camera on or off (Ctrl+Shift+V)")
+        row.addWidget(title, 1)
+        row.addWidget(self.switch, 0, Qt.AlignmentFlag.AlignVCenter)
+        self.body.addLayout(row)
+        self.status = label("Off", "hint", wrap=True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.body.addWidget(self.status)
+        self.switch.clicked.connect(self.switched)
+
+    def show_state(self, on: bool, text: str, state: str = "") -> None:
+        """state: "on" (green), "error" (red), or "" (plain)."""
+        self.switch.setChecked(on)
+        self.status.setText(text)
+        self.status.setProperty("state", state)
+        restyle(self.status)
+
+    def text(self) -> str:
+        return self.status.text()

@@ -1,0 +1,691 @@
+"""The main window: wires the panels to the one Settings object and to the pipeline controller.
+
+Every user choice goes through `change()`: the widgets show it at once, the controller
+applies it on its thread, and the answer comes back as applied (saved) or failed (an inline
+message, and the widgets go back to what is really running). Nothing here processes frames.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import threading
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import (QApplication, QButtonGroup, QFileDialog, QFrame, QHBoxLayout, QLabel, QMainWindow,
+                               QMessageBox, QScrollArea, QToolButton, QVBoxLayout, QWidget)
+
+from segcam import settings as settings_store
+from segcam.backgrounds import VideoBackground, read_image
+from segcam.capture import camera_index, list_cameras
+from segcam.errors import BackgroundError, VirtualCameraError
+from segcam.settings import EFFECTS, Settings
+from segcam.ui import help as help_windows
+from segcam.ui import icons, resources
+from segcam.ui.controller import PipelineController
+from segcam.ui.controls import EffectControls
+from segcam.ui.effects_bar import LABELS, EffectBar, EffectThumbnails
+from segcam.ui.gallery import BackgroundGallery
+from segcam.ui.model_panel import ModelPanel
+from segcam.ui.preview import VIEW_LABELS, VIEWS, PreviewWidget
+from segcam.ui.source_panel import SourcePanel
+from segcam.ui.tray import make_tray
+from segcam.ui.vcam_panel import HOW_TO_USE, VirtualCameraPanel, describe_failure
+from segcam.ui.weights_dialog import WeightsDialog, missing_files
+from segcam.ui.widgets import MessageBar, label
+
+log = logging.getLogger(__name__)
+
+PAUSE_MODES = {"freeze": "Freeze the last frame", "blank": "Send a blank frame", "blur": "Send a heavy blur"}
+PAUSE_BADGES = {"freeze": "PAUSED · frozen", "blank": "PAUSED · blank", "blur": "PAUSED · blurred"}
+THUMBNAIL_INTERVAL_MS = 400
+VCAM_WAITING = "Starts as soon as segcam has a picture from the camera."
+VCAM_OFF = "Off: meeting apps do not see segcam."
+IMAGE_FILTER = "Pictures (*.jpg *.jpeg *.png *.webp *.bmp);;All files (*)"
+VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.webm *.m4v);;All files (*)"
+
+
+class MainWindow(QMainWindow):
+    cameras_found = Signal(list)
+
+    def __init__(self, settings: Settings, warnings: list[str] | tuple = (), realtime: bool = True):
+        super().__init__()
+        self.setWindowTitle("segcam")
+        self.setWindowIcon(icons.app_icon())
+        self.setAcceptDrops(True)
+        # a video file as a camera should play on, not stop after its last frame
+        self.settings = settings.replace(loop=True) if camera_index(settings.source) is None else settings
+        self.running_settings: Settings | None = None  # what the pipeline runs with; None while stopped
+        self.pause_mode = "freeze"
+        self.controller = PipelineController(realtime, self)
+        self.thumbnails = EffectThumbnails()
+        self.defaults = resources.default_backgrounds()
+        self.tray = None
+        self._last_result = None
+        self._model_ready = False  # the pipeline starts only once weights are in place
+        self._closed = False
+        self._camera_search: threading.Thread | None = None
+        self._cameras_searched = False
+        self._pipeline_error = False  # the message bar shows a failed start or change
+        self.weights_dialog: WeightsDialog | None = None
+        self._gallery_shown: tuple | None = None
+
+        self._build()
+        self._build_actions()
+        self._build_menus()
+        self.tray = make_tray(self, self.show_hide_action, self.pause_action, list(self.effect_actions.values()),
+                              self.vcam_action, self.quit_action)
+        self.hide_action.setEnabled(self.tray is not None)
+        self._connect()
+        self._restore_geometry()
+        self._refresh()
+        if warnings:
+            self.message_bar.show_message(" ".join(warnings), "warning")
+
+        self._save_timer = QTimer(self, singleShot=True, interval=300, timeout=self.save_settings)
+        self._thumb_timer = QTimer(self, interval=THUMBNAIL_INTERVAL_MS, timeout=self._update_thumbnails)
+        self._thumb_timer.start()
+        QTimer.singleShot(0, self._first_start)
+
+    # -- layout ------------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        central = QWidget()
+        outer = QHBoxLayout(central)
+        outer.setContentsMargins(16, 12, 16, 12)
+        outer.setSpacing(16)
+
+        left = QVBoxLayout()
+        left.setSpacing(12)
+        self.message_bar = MessageBar()
+        left.addWidget(self.message_bar)
+
+        stage = QFrame()
+        stage.setObjectName("Card")
+        stage_layout = QVBoxLayout(stage)
+        stage_layout.setContentsMargins(12, 12, 12, 10)
+        stage_layout.setSpacing(10)
+        self.preview = PreviewWidget()
+        stage_layout.addWidget(self.preview, 1)
+        stage_layout.addLayout(self._preview_toolbar())
+        left.addWidget(stage, 1)
+
+        effects_header = QHBoxLayout()
+        effects_header.addWidget(label("EFFECT", "title"))
+        effects_header.addStretch(1)
+        left.addLayout(effects_header)
+        self.effect_bar = EffectBar()
+        # on a narrow screen the row scrolls instead of forcing the window wider
+        effects_scroll = QScrollArea()
+        effects_scroll.setWidget(self.effect_bar)
+        effects_scroll.setWidgetResizable(True)
+        effects_scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        effects_scroll.setFixedHeight(self.effect_bar.sizeHint().height() + 12)
+        left.addWidget(effects_scroll)
+        self.gallery = BackgroundGallery()
+        left.addWidget(self.gallery)
+        outer.addLayout(left, 1)
+
+        sidebar = QWidget()
+        side = QVBoxLayout(sidebar)
+        side.setContentsMargins(0, 0, 4, 0)
+        side.setSpacing(12)
+        self.vcam_panel = VirtualCameraPanel()
+        self.controls = EffectControls()
+        self.source_panel = SourcePanel()
+        self.model_panel = ModelPanel()
+        for panel in (self.vcam_panel, self.controls, self.source_panel, self.model_panel):
+            side.addWidget(panel)
+        side.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidget(sidebar)
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setFixedWidth(330)
+        outer.addWidget(scroll)
+        self.setCentralWidget(central)
+
+        status = self.statusBar()
+        status.setSizeGripEnabled(False)
+        self.source_status = QLabel("")
+        self.fps_label = QLabel("— fps")
+        self.ms_label = QLabel("— ms per frame")
+        self.latency_label = QLabel("— ms latency")
+        self.device_label = QLabel("")
+        status.addWidget(self.source_status, 1)
+        for widget in (self.fps_label, self.ms_label, self.latency_label, self.device_label):
+            status.addPermanentWidget(widget)
+        self.resize(1320, 860)
+
+    def _preview_toolbar(self) -> QHBoxLayout:
+        bar = QHBoxLayout()
+        bar.setSpacing(0)
+        self.view_group = QButtonGroup(self)
+        self.view_buttons: dict[str, QToolButton] = {}
+        for i, view in enumerate(VIEWS):
+            button = QToolButton()
+            button.setText(VIEW_LABELS[view])
+            button.setCheckable(True)
+            button.setProperty("role", "segment")
+            button.setProperty("position", "first" if i == 0 else "last" if i == len(VIEWS) - 1 else "middle")
+            button.setToolTip(f"Show the {VIEW_LABELS[view].lower()} (Alt+{i + 1})")
+            self.view_group.addButton(button)
+            self.view_buttons[view] = button
+            bar.addWidget(button)
+        self.view_buttons["output"].setChecked(True)
+        bar.addStretch(1)
+        self.mirror_button = QToolButton()
+        self.mirror_button.setProperty("role", "flat")
+        self.mirror_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.pause_button = QToolButton()
+        self.pause_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.pause_button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
+        bar.addWidget(self.mirror_button)
+        bar.addSpacing(8)
+        bar.addWidget(self.pause_button)
+        return bar
+
+    # -- actions and menus -------------------------------------------------------------------
+
+    def _action(self, text: str, shortcuts=(), slot=None, checkable: bool = False, icon=None) -> QAction:
+        action = QAction(text, self)
+        if shortcuts:
+            action.setShortcuts([QKeySequence(s) for s in shortcuts])
+            # shortcuts work wherever focus is in the window, dialogs of this window included
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        action.setCheckable(checkable)
+        if icon is not None:
+            action.setIcon(icon)
+        if slot is not None:
+            (action.toggled if checkable else action.triggered).connect(slot)
+        self.addAction(action)  # shortcuts work even with the menu bar hidden
+        return action
+
+    def _build_actions(self) -> None:
+        self.open_video_action = self._action("Open video file as camera…", ["Ctrl+O"], self.ask_source_file)
+        self.add_background_action = self._action("Add background picture…", ["Ctrl+B"], self.ask_backgrounds)
+        self.background_video_action = self._action("Choose background video…", [], self.ask_background_video)
+        self.show_hide_action = self._action("Show / hide window", [], self.toggle_visible)
+        self.hide_action = self._action("Hide to tray", ["Ctrl+H"], self.hide)
+        self.quit_action = self._action("Quit", ["Ctrl+Q"], self.quit)
+
+        self.view_actions: dict[str, QAction] = {}
+        views = QActionGroup(self)
+        for i, view in enumerate(VIEWS):
+            action = self._action(f"Show {VIEW_LABELS[view].lower()}", [f"Alt+{i + 1}"], checkable=True)
+            action.triggered.connect(lambda _=False, v=view: self.set_view(v))
+            views.addAction(action)
+            self.view_actions[view] = action
+        self.view_actions["output"].setChecked(True)
+        self.mirror_action = self._action("Mirror preview", ["Ctrl+M"], self.set_preview_mirror, checkable=True,
+                                          icon=icons.icon("mirror"))
+        self.mirror_action.setChecked(True)
+
+        self.vcam_action = self._action("Virtual camera", ["Ctrl+Shift+V"], checkable=True,
+                                        icon=icons.icon("broadcast"))
+        self.vcam_action.triggered.connect(self.set_virtual_camera)
+        self.pause_action = self._action("Pause camera", ["Ctrl+P", "Pause"], checkable=True,
+                                         icon=icons.icon("pause"))
+        self.pause_action.triggered.connect(self.set_paused)
+        self.pause_action.setProperty("shortcut_name", "Pause or resume camera")
+        self.pause_mode_actions: dict[str, QAction] = {}
+        modes = QActionGroup(self)
+        for mode, text in PAUSE_MODES.items():
+            action = self._action(text, checkable=True)
+            action.triggered.connect(lambda _=False, m=mode: self.set_pause_mode(m))
+            modes.addAction(action)
+            self.pause_mode_actions[mode] = action
+        self.pause_mode_actions[self.pause_mode].setChecked(True)
+        self.refresh_cameras_action = self._action("Find cameras", ["F5"], self.find_cameras)
+
+        self.effect_actions: dict[str, QAction] = {}
+        effects = QActionGroup(self)
+        for i, effect in enumerate(EFFECTS):
+            action = self._action(LABELS[effect], [f"Ctrl+{i + 1}"], checkable=True)
+            action.triggered.connect(lambda _=False, e=effect: self.choose_effect(e))
+            effects.addAction(action)
+            self.effect_actions[effect] = action
+
+        self.shortcuts_action = self._action("Keyboard shortcuts", ["F1"], self.show_shortcuts)
+        self.diagnose_action = self._action("Diagnose…", [], self.show_diagnosis)
+        self.about_action = self._action("About segcam", [], self.show_about)
+
+        self.mirror_button.setDefaultAction(self.mirror_action)
+        self.pause_button.setDefaultAction(self.pause_action)
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        for action in (self.open_video_action, self.add_background_action, self.background_video_action):
+            file_menu.addAction(action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.hide_action)
+        file_menu.addAction(self.quit_action)
+
+        view_menu = bar.addMenu("&View")
+        for action in self.view_actions.values():
+            view_menu.addAction(action)
+        view_menu.addSeparator()
+        view_menu.addAction(self.mirror_action)
+
+        camera_menu = bar.addMenu("&Camera")
+        camera_menu.addAction(self.vcam_action)
+        camera_menu.addAction(self.pause_action)
+        self.pause_menu = camera_menu.addMenu("While paused")
+        for action in self.pause_mode_actions.values():
+            self.pause_menu.addAction(action)
+        self.pause_button.setMenu(self.pause_menu)
+        camera_menu.addSeparator()
+        camera_menu.addAction(self.refresh_cameras_action)
+        camera_menu.addAction(self.open_video_action)
+
+        effect_menu = bar.addMenu("&Effect")
+        for action in self.effect_actions.values():
+            effect_menu.addAction(action)
+
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self.shortcuts_action)
+        if help_windows.doctor_available():
+            help_menu.addAction(self.diagnose_action)
+        help_menu.addSeparator()
+        help_menu.addAction(self.about_action)
+
+    def shortcut_actions(self) -> list[QAction]:
+        """The actions listed in Help > Keyboard shortcuts, in menu order."""
+        actions = [self.pause_action, self.vcam_action, *self.effect_actions.values(), *self.view_actions.values(),
+                   self.mirror_action, self.open_video_action, self.add_background_action,
+                   self.refresh_cameras_action, self.hide_action, self.shortcuts_action, self.quit_action]
+        return [action for action in actions if action.isEnabled()]
+
+    def _connect(self) -> None:
+        c = self.controller
+        c.frame_ready.connect(self._show_frame)
+        c.stats_ready.connect(self._show_stats)
+        c.applied.connect(self._applied)
+        c.failed.connect(self._failed)
+        c.stopped.connect(self._stopped)
+        c.paused.connect(self._paused)
+        c.vcam_started.connect(self._vcam_started)
+        c.vcam_failed.connect(self._vcam_failed)
+        c.vcam_stopped.connect(self._vcam_stopped)
+        self.effect_bar.chosen.connect(self.choose_effect)
+        self.gallery.chosen.connect(lambda path: self.change(effect="image", background=path))
+        self.gallery.add_requested.connect(self.ask_backgrounds)
+        self.gallery.remove_requested.connect(self.remove_background)
+        self.controls.changed.connect(lambda changes: self.change(**changes))
+        self.controls.choose_video_requested.connect(self.ask_background_video)
+        self.source_panel.source_chosen.connect(self.set_source)
+        self.source_panel.open_file_requested.connect(self.ask_source_file)
+        self.source_panel.refresh_requested.connect(self.find_cameras)
+        self.source_panel.size_chosen.connect(lambda w, h: self.change(width=w, height=h))
+        self.source_panel.fps_chosen.connect(lambda fps: self.change(fps=fps))
+        self.model_panel.model_chosen.connect(self.set_model)
+        self.model_panel.device_chosen.connect(lambda device: self.change(device=device))
+        self.model_panel.manage_requested.connect(self.manage_models)
+        self.vcam_panel.switched.connect(self.set_virtual_camera)
+        for view, button in self.view_buttons.items():
+            button.clicked.connect(lambda _=False, v=view: self.set_view(v))
+        self.cameras_found.connect(self.source_panel.set_cameras)
+
+    # -- starting --------------------------------------------------------------------------
+
+    def _first_start(self) -> None:
+        if self.settings.output == "vcam":
+            self.vcam_panel.show_state(True, VCAM_WAITING)
+            self.controller.set_virtual_camera(True, self.settings.vcam_backend, self.settings.vcam_device)
+        else:
+            self.vcam_panel.show_state(False, VCAM_OFF)
+        if missing_files(self.settings.model):
+            self.preview.clear("Waiting for the segmentation model…")
+            self.ask_for_model(self.settings.model, on_ready=self._start)
+        else:
+            self._start()
+
+    def _start(self) -> None:
+        self._model_ready = True
+        self.preview.clear("Starting the camera…")
+        self.controller.apply(self.settings)
+
+    def ask_for_model(self, model: str, on_ready) -> WeightsDialog:
+        """The download dialog, non-blocking; on_ready runs once every file is installed."""
+        dialog = WeightsDialog(model, self)
+        dialog.accepted.connect(on_ready)
+        dialog.rejected.connect(self._search_cameras_once)
+        dialog.rejected.connect(lambda: self.message_bar.show_message(
+            "segcam needs its segmentation model to find you in the picture.", "warning",
+            "Get model…", lambda: self.ask_for_model(model, on_ready)))
+        self.weights_dialog = dialog
+        dialog.open()
+        return dialog
+
+    # -- changing settings -------------------------------------------------------------------
+
+    def change(self, **changes) -> None:
+        """Take a user's choice: show it, apply it on the pipeline, save it once it runs."""
+        self.settings = self.settings.replace(**changes)
+        self._refresh()
+        if self._model_ready:
+            self.controller.apply(self.settings)
+        else:
+            self._save_timer.start()
+
+    def _applied(self, settings: Settings) -> None:
+        self.running_settings = settings
+        self._search_cameras_once()
+        if self._pipeline_error and settings is self.settings:
+            self._pipeline_error = False
+            self.message_bar.clear()  # what it said went wrong now works
+        self._save_timer.start()
+
+    def _failed(self, settings: Settings, error: Exception) -> None:
+        self._search_cameras_once()
+        if settings is not self.settings:
+            return  # a newer choice is on its way; its answer is the one that counts
+        if self.running_settings is not None and self.controller.running:
+            message = f"{error} Nothing was changed."
+            # keep what the pipeline does not care about (the gallery, the virtual camera switch)
+            self.settings = self.running_settings.replace(user_backgrounds=self.settings.user_backgrounds,
+                                                          output=self.settings.output)
+            self._refresh()
+            self.message_bar.show_message(message, "error")
+        else:
+            self.preview.clear(str(error))
+            self.message_bar.show_message(str(error), "error", "Retry", lambda: self.change())
+        self._pipeline_error = True
+
+    def _stopped(self, error: Exception | None) -> None:
+        self.running_settings = None
+        if self._closed:
+            return
+        if isinstance(error, VirtualCameraError):  # the device went away mid-call
+            self.controller.set_virtual_camera(False)
+            self._vcam_failed(error)
+            self.controller.apply(self.settings)  # go on without it
+            return
+        text = str(error) if error is not None else "The video has ended."
+        self.preview.clear(text)
+        self.message_bar.show_message(text, "error" if error else "info", "Restart", lambda: self.change())
+        self._pipeline_error = True
+
+    def _refresh(self) -> None:
+        """Make every widget show self.settings."""
+        s = self.settings
+        self.effect_bar.set_effect(s.effect, s)
+        self.effect_actions[s.effect].setChecked(True)
+        self.controls.show_settings(s)
+        self.source_panel.show_settings(s)
+        self.model_panel.show_settings(s)
+        gallery = (tuple(map(str, self.defaults)), tuple(s.user_backgrounds))
+        if gallery != self._gallery_shown:
+            self.gallery.set_backgrounds(self.defaults, s.user_backgrounds, "")
+            self._gallery_shown = gallery
+        self.gallery.select(s.background if s.effect == "image" else "")
+
+    def save_settings(self) -> None:
+        geometry = base64.b64encode(bytes(self.saveGeometry())).decode("ascii")
+        try:
+            settings_store.save(self.settings.replace(window_geometry=geometry))
+        except OSError as exc:
+            self.message_bar.show_message(f"Could not save settings: {exc}", "warning")
+
+    def _restore_geometry(self) -> None:
+        if self.settings.window_geometry:
+            try:
+                self.restoreGeometry(QByteArray(base64.b64decode(self.settings.window_geometry)))
+            except ValueError:
+                pass  # a damaged value: the default size will do
+
+    # -- effects and backgrounds -----------------------------------------------------------
+
+    def choose_effect(self, effect: str) -> None:
+        if effect == "image" and not self.settings.background:
+            first = next(iter(self.gallery.paths()), "")
+            if not first:
+                self._refresh()
+                self.ask_backgrounds()
+                return
+            self.change(effect="image", background=first)
+        elif effect == "video" and not self.settings.background_video:
+            self._refresh()  # until a video is picked, the old effect stays
+            self.ask_background_video()
+        else:
+            self.change(effect=effect)
+
+    def add_backgrounds(self, paths: list[str]) -> list[str]:
+        """Add pictures to the gallery and use the last one; what the file dialog and a drop do.
+
+        A file that is not a usable picture is named in an inline message and changes
+        nothing. A dropped video becomes the background video.
+        """
+        added, problems = [], []
+        for path in map(lambda p: str(Path(p).resolve()), paths):
+            if resources.is_video(path):
+                self.set_background_video(path)
+                continue
+            try:
+                read_image(path)
+            except BackgroundError as exc:
+                problems.append(str(exc))
+                continue
+            added.append(path)
+        if problems:
+            self.message_bar.show_message(" ".join(problems), "error")
+        if added:
+            known = {str(p) for p in self.defaults} | set(self.settings.user_backgrounds)
+            user = self.settings.user_backgrounds + [p for p in dict.fromkeys(added) if p not in known]
+            self.change(user_backgrounds=user, effect="image", background=added[-1])
+            if not problems:
+                names = ", ".join(Path(p).name for p in added)
+                self.message_bar.show_message(f"Added {names} to your backgrounds.", "info")
+        return added
+
+    def remove_background(self, path: str) -> None:
+        user = [p for p in self.settings.user_backgrounds if p != path]
+        if self.settings.background == path:
+            fallback = str(self.defaults[0]) if self.defaults else ""
+            effect = self.settings.effect if fallback or self.settings.effect != "image" else "blur"
+            self.change(user_backgrounds=user, background=fallback, effect=effect)
+        else:
+            self.change(user_backgrounds=user)
+
+    def set_background_video(self, path: str) -> bool:
+        """Use a video as the background; a file that does not play gives a message and changes nothing."""
+        try:
+            VideoBackground(path).close()
+        except BackgroundError as exc:
+            self.message_bar.show_message(str(exc), "error")
+            return False
+        self.change(effect="video", background_video=str(Path(path).resolve()))
+        return True
+
+    def ask_backgrounds(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(self, "Add background pictures", str(Path.home()), IMAGE_FILTER)
+        if paths:
+            self.add_backgrounds(paths)
+
+    def ask_background_video(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a background video", str(Path.home()), VIDEO_FILTER)
+        if path:
+            self.set_background_video(path)
+
+    # -- drag and drop ---------------------------------------------------------------------
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802
+        if any(url.isLocalFile() for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.add_backgrounds(paths)
+
+    # -- source, model ---------------------------------------------------------------------
+
+    def set_source(self, source: str) -> None:
+        self.change(source=source, loop=camera_index(source) is None)
+
+    def ask_source_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a video file as the camera", str(Path.home()),
+                                              VIDEO_FILTER)
+        if path:
+            self.set_source(path)
+
+    def _search_cameras_once(self) -> None:
+        """The first search waits for the first start, so the two never open a camera at once."""
+        if not self._cameras_searched:
+            self._cameras_searched = True
+            self.find_cameras()
+
+    def find_cameras(self) -> None:
+        """Look for cameras on a thread: opening each index can take a while on some systems."""
+        if self._camera_search is not None and self._camera_search.is_alive():
+            return
+        self._camera_search = threading.Thread(target=lambda: self.cameras_found.emit(list_cameras()),
+                                               name="segcam-find-cameras", daemon=True)
+        self._camera_search.start()
+
+    def set_model(self, model: str) -> None:
+        if missing_files(model):
+            self._refresh()  # the old model stays until the new one's files are in
+            self.ask_for_model(model, on_ready=lambda: self.change(model=model))
+        else:
+            self.change(model=model)
+
+    def manage_models(self) -> None:
+        if missing_files(self.settings.model):
+            self.ask_for_model(self.settings.model, on_ready=self._start if not self._model_ready else lambda: None)
+        else:
+            self.message_bar.show_message("The model files segcam needs are installed.", "info")
+
+    # -- virtual camera, pause, preview ------------------------------------------------------
+
+    def set_virtual_camera(self, on: bool) -> None:
+        waiting = "Starting…" if self.controller.running else VCAM_WAITING
+        self.vcam_panel.show_state(on, waiting if on else VCAM_OFF)
+        self.vcam_action.setChecked(on)
+        self.controller.set_virtual_camera(on, self.settings.vcam_backend, self.settings.vcam_device)
+        self.settings = self.settings.replace(output="vcam" if on else "none")
+        self._save_timer.start()
+
+    def _vcam_started(self, description: str) -> None:
+        self.vcam_panel.show_state(True, f"{description}\n{HOW_TO_USE}", "on")
+        self.vcam_action.setChecked(True)
+
+    def _vcam_failed(self, error: Exception) -> None:
+        self.vcam_panel.show_state(False, describe_failure(error), "error")
+        self.vcam_panel.status.setToolTip(str(error))
+        self.vcam_action.setChecked(False)
+        self.settings = self.settings.replace(output="none")
+        self._save_timer.start()
+
+    def _vcam_stopped(self) -> None:
+        if self.settings.output == "vcam":  # the pipeline stopped; the camera comes back with it
+            self.vcam_panel.show_state(True, VCAM_WAITING)
+        elif self.vcam_panel.status.property("state") != "error":
+            self.vcam_panel.show_state(False, VCAM_OFF)
+            self.vcam_action.setChecked(False)
+
+    def set_paused(self, paused: bool) -> None:
+        self.pause_action.setChecked(paused)
+        self.controller.pause(self.pause_mode if paused else None)
+
+    def set_pause_mode(self, mode: str) -> None:
+        self.pause_mode = mode
+        self.pause_mode_actions[mode].setChecked(True)
+        if self.pause_action.isChecked():
+            self.controller.pause(mode)
+
+    def _paused(self, mode: str | None) -> None:
+        self.pause_action.setChecked(mode is not None)
+        self.pause_action.setText("Resume camera" if mode else "Pause camera")
+        self.preview.set_badge(PAUSE_BADGES[mode] if mode else "")
+
+    def set_view(self, view: str) -> None:
+        self.view_actions[view].setChecked(True)
+        self.view_buttons[view].setChecked(True)
+        self.preview.set_view(view)
+
+    def set_preview_mirror(self, mirror: bool) -> None:
+        self.preview.set_mirror(mirror)
+
+    def toggle_visible(self) -> None:
+        if self.isVisible():
+            self.hide()
+        else:
+            self.showNormal()
+            self.raise_()
+            self.activateWindow()
+
+    # -- frames and stats (GUI thread, from the controller's signals) ------------------------
+
+    def _show_frame(self) -> None:
+        result = self.controller.take_frame()
+        if result is None or self._closed:
+            return
+        self._last_result = result
+        if self.isVisible():  # hidden in the tray: keep sending, skip drawing
+            self.preview.show_result(result)
+
+    def _update_thumbnails(self) -> None:
+        result = self._last_result
+        if result is None or not self.isVisible():
+            return
+        fallback = next(iter(self.gallery.paths()), "")
+        pictures = self.thumbnails.render(result.frame, result.alpha, self.settings, fallback)
+        if self.preview.mirror:  # the buttons look like the preview does
+            pictures = {e: None if p is None else np.ascontiguousarray(p[:, ::-1]) for e, p in pictures.items()}
+        self.effect_bar.set_thumbnails(pictures)
+
+    def _show_stats(self, stats) -> None:
+        self.fps_label.setText(f"{stats.fps:.1f} fps")
+        self.ms_label.setText(f"{stats.ms_per_frame:.1f} ms per frame")
+        self.latency_label.setText(f"{stats.latency_ms:.0f} ms latency")
+        device = {"cpu": "CPU", "cuda": "GPU", "mps": "Apple GPU"}.get(stats.device, stats.device)
+        self.device_label.setText(f"{stats.model} on {device}")
+        source = self.settings.source
+        name = f"Camera {source}" if camera_index(source) is not None else Path(source).name
+        dropped = (f" · {stats.dropped} frame{'s' if stats.dropped != 1 else ''} skipped to keep up"
+                   if stats.dropped else "")
+        self.source_status.setText(f"{name}: {stats.source_status}{dropped}")
+
+    # -- help ------------------------------------------------------------------------------
+
+    def show_shortcuts(self) -> None:
+        help_windows.ShortcutsDialog(self.shortcut_actions(), self).open()
+
+    def show_diagnosis(self) -> None:
+        self.diagnose_dialog = help_windows.DiagnoseDialog(self)
+        self.diagnose_dialog.open()
+
+    def show_about(self) -> None:
+        QMessageBox.about(self, "About segcam", help_windows.ABOUT)
+
+    # -- closing ---------------------------------------------------------------------------
+
+    def quit(self) -> None:
+        """Quit from the menu or the tray, also while the window is hidden in the tray."""
+        self.close()
+        QApplication.instance().quit()
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        self.shutdown()
+        event.accept()
+
+    def shutdown(self) -> None:
+        """Save, then release the camera and the virtual camera and end every thread we started."""
+        if self._closed:
+            return
+        self._closed = True
+        self._thumb_timer.stop()
+        self.save_settings()
+        self.controller.shutdown()
+        self.thumbnails.close()
+        if self._camera_search is not None:
+            self._camera_search.join(timeout=10)
+        if self.tray is not None:
+            self.tray.hide()
+
