@@ -119,6 +119,9 @@ class OnnxRunner:
 
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # ORT's worker threads spin after each run waiting for more work; at 30 fps that
+        # burnt 28 ms of CPU per frame here against 4.6 ms without, for 0.3 ms more latency
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
 
