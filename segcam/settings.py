@@ -48,6 +48,7 @@ class Settings:
 
     # app-only state, kept here so there is one place that persists
     user_backgrounds: list[str] = field(default_factory=list)
+    preview_mirror: bool = True  # the preview only; people expect a mirror image of themselves
     window_geometry: str = ""
 
     def validate(self) -> "Settings":

@@ -321,12 +321,18 @@ def test_preview_views_and_mirror_are_for_the_preview_only(qtbot, models_install
     assert np.abs(mirrored - straight).mean() > 5
     assert np.abs(mirrored[:, ::-1] - straight).mean() < 2
     assert window.settings.mirror is False  # what is sent is never flipped by the preview toggle
+    assert window.settings.preview_mirror is False  # remembered with the other settings
 
     window.view_buttons["mask"].click()
     assert window.preview.view == "mask" and window.view_actions["mask"].isChecked()
     assert window.preview.image.format() == QImage.Format.Format_Grayscale8
     window.set_view("original")
     assert window.preview.image.format() == QImage.Format.Format_BGR888
+
+
+def test_preview_mirror_choice_is_restored(qtbot, models_installed, open_window):
+    window = open_window(effect="none", output="none", preview_mirror=False)
+    assert not window.mirror_action.isChecked() and window.preview.mirror is False
 
 
 def test_closing_releases_camera_virtual_camera_and_threads(qtbot, models_installed, open_window):

@@ -75,6 +75,7 @@ class MainWindow(QMainWindow):
 
         self._build()
         self._build_actions()
+        self.preview.set_mirror(self.settings.preview_mirror)
         self._build_menus()
         self.tray = make_tray(self, self.show_hide_action, self.pause_action, list(self.effect_actions.values()),
                               self.vcam_action, self.quit_action)
@@ -222,7 +223,7 @@ class MainWindow(QMainWindow):
         self.view_actions["output"].setChecked(True)
         self.mirror_action = self._action("Mirror preview", ["Ctrl+M"], self.set_preview_mirror, checkable=True,
                                           icon=icons.icon("mirror"))
-        self.mirror_action.setChecked(True)
+        self.mirror_action.setChecked(self.settings.preview_mirror)
 
         self.vcam_action = self._action("Virtual camera", ["Ctrl+Shift+V"], checkable=True,
                                         icon=icons.icon("broadcast"))
@@ -611,6 +612,9 @@ class MainWindow(QMainWindow):
 
     def set_preview_mirror(self, mirror: bool) -> None:
         self.preview.set_mirror(mirror)
+        if mirror != self.settings.preview_mirror:
+            self.settings = self.settings.replace(preview_mirror=mirror)
+            self._save_timer.start()
 
     def toggle_visible(self) -> None:
         if self.isVisible():
