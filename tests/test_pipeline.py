@@ -128,16 +128,23 @@ def test_stop_releases_camera_and_virtual_camera(models_installed, hamilton_clip
 @pytest.mark.parametrize("mode", ["freeze", "blank", "blur"])
 def test_pause_hides_the_camera(models_installed, hamilton_clip, mode):
     results = []
-    settings = Settings(source=str(hamilton_clip), effect="none", output="none", max_frames=40)
-    pipeline = Pipeline(settings, on_result=results.append).start()
-    while len(results) < 10:
-        pipeline.wait(timeout=0.05)
+    enough = threading.Event()
+    settings = Settings(source=str(hamilton_clip), effect="none", output="none", loop=True)
+
+    def on_result(result):
+        results.append(result)
+        if len(results) in (10, paused_from[0] + 5):
+            enough.set()
+
+    paused_from = [10**9]
+    pipeline = Pipeline(settings, on_result=on_result).start()
+    assert enough.wait(30)
+    enough.clear()
     pipeline.pause(mode)
-    paused_from = len(results) + 1  # a frame may be in flight
-    while len(results) < paused_from + 5:
-        pipeline.wait(timeout=0.05)
+    paused_from[0] = len(results) + 1  # a frame may be in flight
+    assert enough.wait(30) or len(results) >= paused_from[0] + 5
     pipeline.stop()
-    paused = results[paused_from:]
+    paused = results[paused_from[0]:]
     for result in paused:
         if mode == "freeze":
             assert np.array_equal(result.output, paused[0].output)
