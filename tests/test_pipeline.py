@@ -55,17 +55,19 @@ def test_stats_report_timings(models_installed, hamilton_clip):
 
 def test_live_effect_change_applies_to_next_frames(models_installed, hamilton_clip):
     seen = []
-    lock = threading.Event()
+    five_seen, updated = threading.Event(), threading.Event()
 
     def on_result(result):
         seen.append(result)
-        if len(seen) == 5:
-            lock.set()
+        if len(seen) == 5:  # hold the worker here until the change is made, however slow the machine
+            five_seen.set()
+            updated.wait(30)
 
     settings = Settings(source=str(hamilton_clip), effect="none", output="none", max_frames=40)
     pipeline = Pipeline(settings, on_result=on_result).start()
-    assert lock.wait(30)
+    assert five_seen.wait(30)
     pipeline.update(settings.replace(effect="solid", color=(255, 0, 255)))
+    updated.set()
     pipeline.wait(timeout=60)
     pipeline.stop()
     last = seen[-1]
