@@ -79,11 +79,32 @@ def settings_from_args(args: argparse.Namespace, base: Settings | None = None) -
     return s.replace(**changes).validate()
 
 
+def _add_app_options(parser: argparse.ArgumentParser) -> None:
+    """`segcam [options]` with no command opens the app; these override its saved settings for the session.
+
+    Defaults are None (not run's defaults), so an option not given keeps the saved value.
+    """
+    app = parser.add_argument_group("app options (when no COMMAND is given, segcam opens its window)")
+    app.add_argument("--source", help="camera index or video file to open the app on")
+    app.add_argument("--effect", choices=EFFECTS, help="what replaces the background")
+    app.add_argument("--background", metavar="PATH", help="background image (image effect) or video (video effect)")
+    app.add_argument("--color", type=parse_color, metavar="R,G,B", help="colour for the solid effect")
+    app.add_argument("--size", type=parse_size, metavar="WxH", help="camera frame size")
+    app.add_argument("--fps", type=float, help="camera frame rate")
+    app.add_argument("--model", metavar="NAME", help="segmentation model (see `segcam models list`)")
+    app.add_argument("--device", choices=DEVICES, help="where the network runs")
+    app.add_argument("--mirror", action="store_true", help="mirror what is sent")
+    app.add_argument("--loop", action="store_true", help="loop a video-file source")
+    app.add_argument("--vcam-backend", help="pyvirtualcam backend (v4l2loopback, obs, unitycapture)")
+    app.add_argument("--vcam-device", help="virtual camera device, e.g. /dev/video10")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="segcam", description="Background replacement for your webcam, "
                                      "sent to meeting apps as a virtual camera.")
     parser.add_argument("--version", action="version", version=f"segcam {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    _add_app_options(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = commands.add_parser("run", help="process a camera or video without a window")
@@ -104,6 +125,19 @@ def build_parser() -> argparse.ArgumentParser:
     download.add_argument("names", nargs="*", help="model names (default: all)")
     imp = models_commands.add_parser("import", help="install weights from a local .tflite file")
     imp.add_argument("file")
+
+    doctor = commands.add_parser("doctor", help="check camera, virtual camera, torch, models and Qt, with fixes",
+                                 description="Check what segcam needs on this machine and print the fix for "
+                                 "each problem. Exit code 0 when every check passes, 1 when any fails.")
+    doctor.add_argument("--json", action="store_true", help="print one JSON object (attach it to bug reports)")
+    doctor.add_argument("--qt-probe", action="store_true", help=argparse.SUPPRESS)  # doctor's own child process
+
+    from segcam.train import cli as train_cli  # argparse only; torch loads when a command runs
+
+    evaluate = commands.add_parser("eval", help="mask quality: IoU on labelled images, or flicker on a video")
+    train_cli.add_eval_arguments(evaluate)
+    train = commands.add_parser("train", help="train segcam's own network or fine-tune MediaPipe's")
+    train_cli.add_train_arguments(train)
     return parser
 
 
@@ -200,14 +234,56 @@ def cmd_models(args: argparse.Namespace) -> int:
     return EXIT_USER_ERROR
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from segcam import doctor
+
+    if args.qt_probe:
+        doctor.run_qt_probe()
+        return 0
+    results = doctor.run_checks()
+    print(doctor.format_json(results) if args.json else doctor.format_text(results, doctor.marks_for(sys.stdout)))
+    return 0 if all(r.ok for r in results) else 1
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from segcam.train import cli as train_cli
+
+    return train_cli.run_eval(args)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from segcam.train import cli as train_cli
+
+    return train_cli.run_train(args)
+
+
+def cmd_app(args: argparse.Namespace) -> int:
+    """The desktop app, on the saved settings overlaid with the options given."""
+    from segcam import settings as settings_store
+
+    saved, warnings = settings_store.load()
+    settings = settings_from_args(args, base=saved)
+    try:
+        from segcam.ui import app
+    except ImportError as exc:
+        print(f"segcam: the window needs PySide6, which cannot be loaded here ({exc}); install it with "
+              "`pip install PySide6-Essentials`, or use `segcam run` without a window.", file=sys.stderr)
+        return EXIT_USER_ERROR
+    return app.main(settings, warnings)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
     if args.command is None:
-        parser.print_help()
-        return 0
-    handlers = {"run": cmd_run, "bench": cmd_bench, "models": cmd_models}
+        try:
+            return cmd_app(args)
+        except SegcamError as exc:
+            print(f"segcam: {exc}", file=sys.stderr)
+            return EXIT_USER_ERROR
+    handlers = {"run": cmd_run, "bench": cmd_bench, "models": cmd_models, "doctor": cmd_doctor,
+                "eval": cmd_eval, "train": cmd_train}
     # a second Ctrl-C while shutting down should not print a traceback
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
