@@ -1,0 +1,247 @@
+"""`segcam eval`: how good a model's masks are (IoU on labelled images) and how steady (flicker on video).
+
+IoU is for the person class: |prediction AND truth| / |prediction OR truth|, where the
+prediction is the network's probability, resized to the image (as `segcam run` resizes it to
+the frame), at or above the threshold. Flicker is the mean absolute change of the soft mask
+between consecutive frames, at frame size, measured on the raw network output and after the
+refiner, so the two numbers compare directly.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+MASK_SUFFIXES = (".png", ".bmp", ".tif", ".tiff")
+
+# frame (BGR uint8, H x W x 3) -> person probability, float32 H x W
+Predictor = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Pair:
+    name: str  # the shared file stem
+    image: Path
+    mask: Path
+
+
+@dataclass
+class ImageReport:
+    model: str
+    threshold: float
+    per_image: list[tuple[str, float]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # pairs that were not evaluated, and why
+
+    @property
+    def ious(self) -> list[float]:
+        return [iou for _, iou in self.per_image]
+
+    @property
+    def mean_iou(self) -> float:
+        return float(np.mean(self.ious)) if self.per_image else float("nan")
+
+    @property
+    def median_iou(self) -> float:
+        return float(statistics.median(self.ious)) if self.per_image else float("nan")
+
+    def to_dict(self, per_image: bool = False) -> dict:
+        data = {"model": self.model, "images": len(self.per_image), "mean_iou": self.mean_iou,
+                "median_iou": self.median_iou, "threshold": self.threshold, "problems": self.problems}
+        if per_image:
+            data["per_image"] = {name: iou for name, iou in self.per_image}
+        return data
+
+
+@dataclass
+class VideoReport:
+    model: str
+    frames: int
+    flicker_raw: float
+    flicker_refined: float
+
+    def to_dict(self) -> dict:
+        return {"model": self.model, "frames": self.frames, "flicker_raw": self.flicker_raw,
+                "flicker_refined": self.flicker_refined}
+
+
+# -- data ---------------------------------------------------------------------------------
+
+def _by_stem(folder: Path, suffixes: Sequence[str]) -> dict[str, Path]:
+    files: dict[str, Path] = {}
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and path.suffix.lower() in suffixes:
+            files.setdefault(path.stem, path)
+    return files
+
+
+def pair_by_stem(images_dir: str | Path, masks_dir: str | Path,
+                 names: Iterable[str] | None = None) -> tuple[list[Pair], list[str]]:
+    """Images and masks matched by file stem, and a sentence for each one without a partner.
+
+    With `names`, only those stems are wanted; a wanted stem missing on either side is a problem.
+    """
+    images_dir, masks_dir = Path(images_dir), Path(masks_dir)
+    for folder in (images_dir, masks_dir):
+        if not folder.is_dir():
+            from segcam.errors import SettingsError
+
+            raise SettingsError(f"{folder} is not a folder.")
+    images, masks = _by_stem(images_dir, IMAGE_SUFFIXES), _by_stem(masks_dir, MASK_SUFFIXES)
+    problems = []
+    if names is None:
+        wanted = sorted(set(images) | set(masks))
+    else:
+        wanted = list(dict.fromkeys(names))
+    pairs = []
+    for stem in wanted:
+        if stem in images and stem in masks:
+            pairs.append(Pair(stem, images[stem], masks[stem]))
+        elif stem in images:
+            problems.append(f"{stem}: no mask in {masks_dir}")
+        elif stem in masks:
+            problems.append(f"{stem}: no image in {images_dir}")
+        else:
+            problems.append(f"{stem}: neither image nor mask found")
+    return pairs, problems
+
+
+def read_list(path: str | Path) -> list[str]:
+    """File stems, one per line (a split file such as split_val60.txt); blanks and # comments skipped."""
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    return [Path(line.strip()).stem for line in lines if line.strip() and not line.startswith("#")]
+
+
+def read_image(path: Path) -> np.ndarray | None:
+    """BGR uint8, or None when the file cannot be decoded."""
+    return cv2.imread(str(path), cv2.IMREAD_COLOR)
+
+
+def read_mask(path: Path) -> np.ndarray | None:
+    """Person mask as bool (pixel value above 127), or None when unreadable or not single-channel."""
+    mask = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if mask is None or mask.ndim != 2:
+        return None
+    return mask > 127
+
+
+def load_pair(pair: Pair) -> tuple[np.ndarray, np.ndarray] | str:
+    """(image, mask) or the sentence saying why the pair cannot be used."""
+    image = read_image(pair.image)
+    if image is None:
+        return f"{pair.name}: cannot read image {pair.image}"
+    mask = read_mask(pair.mask)
+    if mask is None:
+        return f"{pair.name}: cannot read {pair.mask} as a single-channel mask"
+    if mask.shape != image.shape[:2]:
+        return (f"{pair.name}: mask is {mask.shape[1]}x{mask.shape[0]} but image is "
+                f"{image.shape[1]}x{image.shape[0]}")
+    return image, mask
+
+
+# -- measures -----------------------------------------------------------------------------
+
+def iou(predicted: np.ndarray, truth: np.ndarray) -> float:
+    """Intersection over union of two boolean masks; two empty masks agree fully (1.0)."""
+    union = np.count_nonzero(predicted | truth)
+    if union == 0:
+        return 1.0
+    return np.count_nonzero(predicted & truth) / union
+
+
+def flicker(masks: Iterable[np.ndarray]) -> float:
+    """Mean absolute change between consecutive masks (0 for a perfectly steady sequence)."""
+    changes, previous = [], None
+    for mask in masks:
+        if previous is not None:
+            changes.append(float(cv2.absdiff(mask, previous).mean()))
+        previous = mask
+    return float(np.mean(changes)) if changes else 0.0
+
+
+def evaluate_images(predict: Predictor, pairs: Sequence[Pair], threshold: float = 0.5,
+                    model: str = "", problems: Sequence[str] = (), progress: bool = False) -> ImageReport:
+    report = ImageReport(model, threshold, problems=list(problems))
+    from tqdm import tqdm
+
+    for pair in tqdm(pairs, desc="eval", unit="image", disable=not progress, leave=False):
+        loaded = load_pair(pair)
+        if isinstance(loaded, str):
+            report.problems.append(loaded)
+            continue
+        image, truth = loaded
+        report.per_image.append((pair.name, iou(predict(image) >= threshold, truth)))
+    return report
+
+
+def evaluate_video(segmenter, refiner, frames: Iterable[np.ndarray], model: str = "") -> VideoReport:
+    """Flicker of the raw soft mask and of the refiner's alpha, both at frame size.
+
+    `refiner` is a MaskRefiner; it is reset first, so its smoothing starts from the first frame.
+    """
+    refiner.reset()
+    raw, refined = [], []
+    for frame in frames:
+        mask = segmenter.predict(frame)
+        height, width = frame.shape[:2]
+        raw.append(cv2.resize(mask, (width, height), interpolation=cv2.INTER_LINEAR))
+        refined.append(_refine(refiner, mask, frame))
+    return VideoReport(model, len(raw), flicker(raw), flicker(refined))
+
+
+def _refine(refiner, mask: np.ndarray, frame: np.ndarray) -> np.ndarray:
+    return refiner.refine(mask, frame.shape)
+
+
+def refined_predictor(segmenter, refiner) -> Predictor:
+    """A predictor that sends each image through the refiner as one still frame would be."""
+    def predict(image: np.ndarray) -> np.ndarray:
+        refiner.reset()
+        return _refine(refiner, segmenter.predict(image), image)
+
+    return predict
+
+
+def video_frames(path: str | Path, every: int = 1, limit: int | None = None) -> list[np.ndarray]:
+    from segcam.errors import SourceError
+
+    capture = cv2.VideoCapture(str(path))
+    frames, index = [], 0
+    try:
+        while limit is None or len(frames) < limit:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            if index % every == 0:
+                frames.append(frame)
+            index += 1
+    finally:
+        capture.release()
+    if not frames:
+        raise SourceError(f"Cannot read frames from {path}.")
+    return frames
+
+
+# -- predictors for a live torch network (used by training's validation) -------------------
+
+def network_predictor(network, input_size: tuple[int, int], mean, std, device: str = "cpu") -> Predictor:
+    """Like Segmenter.segment, for a network in memory: squeeze to input size, predict, resize back."""
+    import torch
+
+    from segcam.segmenter import FrameInput
+
+    module = FrameInput(network, mean, std).to(device).eval()
+    height, width = input_size
+
+    @torch.inference_mode()
+    def predict(image: np.ndarray) -> np.ndarray:
+        resized = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+        mask = module(torch.from_numpy(resized).to(device).unsqueeze(0)).float().cpu().numpy()
+        return cv2.resize(mask, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_LINEAR)
+
+    return predict

@@ -1,0 +1,132 @@
+"""segcam model files: a trained network in one .pt file that `segcam run --model FILE.pt` takes.
+
+The file is `torch.save` of a plain dict (so `torch.load(weights_only=True)` reads it and no
+code in a file ever runs):
+
+    format        "segcam-model"      version   1
+    architecture  a name in the registry's architecture table, e.g. "segnet"
+    options       keyword arguments for that architecture's factory, e.g. {"variant": "general"}
+    input_size    [height, width] the network runs at
+    mean, std     RGB in [0, 1] is normalised as (x - mean) / std
+    state_dict    the weights
+    provenance    JSON-like facts: data, epochs, metrics, base weights, segcam version
+
+Loading builds the network through the registry (one table of architectures for the whole
+program), then fills it with the weights.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from segcam.errors import SettingsError
+
+FORMAT = "segcam-model"
+VERSION = 1
+SUFFIXES = (".pt", ".pth")
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    path: Path
+    sha256: str
+    architecture: str
+    input_size: tuple[int, int]
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    options: dict = field(default_factory=dict)
+    provenance: dict = field(default_factory=dict)
+    state_dict: dict = field(default_factory=dict, repr=False)
+
+    def build(self) -> nn.Module:
+        """The network with this file's weights, in eval mode."""
+        from segcam.models import registry
+
+        network = registry.build_architecture(self.architecture, **self.options)
+        try:
+            network.load_state_dict(self.state_dict)
+        except RuntimeError as e:
+            raise SettingsError(f"The weights in {self.path} do not fit architecture "
+                                f"{self.architecture!r}: {str(e).splitlines()[0]}") from e
+        return network.eval()
+
+
+def looks_like_model_file(model: str) -> bool:
+    return Path(model).suffix.lower() in SUFFIXES
+
+
+def save(path: str | os.PathLike, network: nn.Module, architecture: str, input_size: tuple[int, int],
+         mean, std, options: dict | None = None, provenance: dict | None = None) -> Path:
+    """Write a model file atomically (a reader never sees half a file)."""
+    from segcam import __version__
+
+    path = Path(path)
+    record = {
+        "format": FORMAT,
+        "version": VERSION,
+        "architecture": architecture,
+        "options": dict(options or {}),
+        "input_size": [int(v) for v in input_size],
+        "mean": [float(v) for v in mean],
+        "std": [float(v) for v in std],
+        # weights leave training as float32 on the CPU whatever device and AMP made them
+        "state_dict": {k: v.detach().float().cpu() if v.is_floating_point() else v.detach().cpu()
+                       for k, v in network.state_dict().items()},
+        "provenance": {"segcam_version": __version__, **(provenance or {})},
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # a plain open (not mkstemp, which makes 0600 files) so the file gets the user's umask
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(record, f)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read(path: str | os.PathLike) -> ModelFile:
+    """Read and check a model file; SettingsError with one sentence when it is not one."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise SettingsError(f"Cannot read model file {path}: {e.strerror or e}.") from e
+    try:
+        record = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as e:  # pickle, zip and unpickler errors all mean "not a model file"
+        raise SettingsError(f"{path} is not a segcam model file ({type(e).__name__}).") from e
+    if not isinstance(record, dict) or record.get("format") != FORMAT:
+        raise SettingsError(f"{path} is not a segcam model file (train one with `segcam train`).")
+    if record.get("version") != VERSION:
+        raise SettingsError(f"{path} is a segcam model file of version {record.get('version')}; "
+                            f"this segcam reads version {VERSION}.")
+    try:
+        height, width = (int(v) for v in record["input_size"])
+        return ModelFile(
+            path=path,
+            sha256=hashlib.sha256(data).hexdigest(),
+            architecture=str(record["architecture"]),
+            input_size=(height, width),
+            mean=tuple(float(v) for v in record["mean"]),
+            std=tuple(float(v) for v in record["std"]),
+            options=dict(record.get("options") or {}),
+            provenance=dict(record.get("provenance") or {}),
+            state_dict=dict(record["state_dict"]),
+        )
+    except (KeyError, TypeError, ValueError) as e:
+        raise SettingsError(f"{path} is a damaged segcam model file (field {e}).") from e
+
+
+def load(path: str | os.PathLike) -> tuple[nn.Module, ModelFile]:
+    info = read(path)
+    return info.build(), info
