@@ -18,7 +18,7 @@ from segcam.settings import Settings
 _BLUR_MIN, _BLUR_RANGE = 0.004, 0.05
 # The blur runs on a frame shrunk until the radius is about this many pixels: a wide
 # Gaussian is the same picture at lower resolution, and far cheaper there.
-_BLUR_WORKING_SIGMA = 3.0
+_BLUR_WORKING_SIGMA = 2.5
 
 
 def blend(person: np.ndarray, background: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -40,18 +40,17 @@ def blur_background(frame: np.ndarray, alpha: np.ndarray, strength: float) -> np
     """
     h, w = frame.shape[:2]
     sigma = h * (_BLUR_MIN + _BLUR_RANGE * strength)
-    factor = int(max(1, min(sigma / _BLUR_WORKING_SIGMA, h / 24)))
+    limit = int(max(1, min(sigma / _BLUR_WORKING_SIGMA, h / 24)))
+    # a factor that divides the frame exactly keeps the shrink on OpenCV's fast path
+    factor = next((d for d in range(limit, 1, -1) if w % d == 0 and h % d == 0), limit)
     small_size = (max(1, w // factor), max(1, h // factor))
     small = shrink(frame, small_size).astype(np.float32)
     weight = 1.0 - cv2.resize(alpha, small_size, interpolation=cv2.INTER_LINEAR)
     sigma /= factor
     blurred = cv2.GaussianBlur(small * weight[..., None], (0, 0), sigma)
     norm = cv2.GaussianBlur(weight, (0, 0), sigma)
-    # where no background is near (inside a large person), fall back to a plain blur
-    plain = cv2.GaussianBlur(small, (0, 0), sigma)
-    mix = np.clip(norm * 8.0, 0.0, 1.0)[..., None]
-    result = blurred / np.maximum(norm, 1e-4)[..., None] * mix + plain * (1.0 - mix)
-    result = np.clip(result, 0, 255).astype(np.uint8)
+    # norm is tiny only deep inside the person, where alpha hides the background anyway
+    result = cv2.convertScaleAbs(blurred / np.maximum(norm, 0.02)[..., None])  # saturates to uint8
     return cv2.resize(result, (w, h), interpolation=cv2.INTER_LINEAR)
 
 

@@ -113,15 +113,22 @@ class TorchRunner:
         return self.module(frame).float().cpu().numpy()
 
 
+# Networks up to this many input pixels run on one ONNX Runtime thread. On 2 cores the
+# landscape model took 1.43 ms on one thread against 1.78 ms on two (2.65 vs 2.98 ms for the
+# general one), and the other core stays free for capture and compositing. Two threads
+# are faster only while they spin between runs, which burnt 28 ms of CPU per frame at 30 fps.
+_ONE_THREAD_PIXELS = 256 * 256
+
+
 class OnnxRunner:
-    def __init__(self, onnx_path: Path):
+    def __init__(self, onnx_path: Path, input_size: tuple[int, int]):
         import onnxruntime as ort
 
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # ORT's worker threads spin after each run waiting for more work; at 30 fps that
-        # burnt 28 ms of CPU per frame here against 4.6 ms without, for 0.3 ms more latency
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        if input_size[0] * input_size[1] <= _ONE_THREAD_PIXELS:
+            options.intra_op_num_threads = 1
         self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
 
@@ -164,7 +171,7 @@ class Segmenter:
             path = _onnx_cache_path(self.spec.name)
             if not path.exists():
                 export_onnx(network, self.spec, path)
-            self._run = OnnxRunner(path)
+            self._run = OnnxRunner(path, self.spec.input_size)
         else:
             self._run = TorchRunner(network, self.spec, self.device)
 
