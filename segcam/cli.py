@@ -122,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     models_commands = models.add_subparsers(dest="models_command", metavar="ACTION", required=True)
     models_commands.add_parser("list", help="show models and whether their weights are installed")
     download = models_commands.add_parser("download", help="fetch the weights (MediaPipe, Apache-2.0)")
-    download.add_argument("names", nargs="*", help="model names (default: all)")
+    download.add_argument("names", nargs="*", help="model names (default: the MediaPipe models)")
     imp = models_commands.add_parser("import", help="install weights from a local .tflite file")
     imp.add_argument("file")
 
@@ -212,20 +212,22 @@ def cmd_models(args: argparse.Namespace) -> int:
     from segcam.models import registry, weights
 
     if args.models_command == "list":
-        installed = {record.name: record for record in weights.installed()}
         for name in registry.names():
             spec = registry.get(name)
-            files = [installed.get(f) for f in spec.weight_files]
-            state = "installed" if all(r is not None and r.sha256_ok for r in files) else "not installed"
+            state = "installed" if spec.installed() else "not installed"
             height, width = spec.input_size
             print(f"{name:22s} {width}x{height:<5d} {state:14s} {spec.description} [{spec.license}]")
         return 0
     if args.models_command == "download":
-        wanted = args.names or registry.names()
-        files = sorted({f for name in wanted for f in registry.get(name).weight_files})
-        for file in files:
-            path = weights.torch_weights_path(file, download=True, progress=True)
-            print(f"{file}: {path}")
+        # by default the MediaPipe files the app needs; the larger GPU models only when named
+        specs = [registry.get(name) for name in args.names] or \
+            [registry.get(name) for name in registry.names() if registry.get(name).weight_files]
+        for spec in specs:
+            for file in spec.weight_files:
+                print(f"{file}: {weights.torch_weights_path(file, download=True, progress=True)}")
+            if not spec.weight_files:
+                spec.build(True)  # fetches through the model's own weights API
+                print(f"{spec.name}: installed")
         return 0
     if args.models_command == "import":
         path = weights.import_file(args.file)

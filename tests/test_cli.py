@@ -164,7 +164,9 @@ def test_corrupt_weights_file_is_refused(tmp_path, capsys):
 
 def test_models_import_and_list(shared_models, capsys):
     assert cli.main(["models", "list"]) == 0
-    assert capsys.readouterr().out.count("not installed") == 2
+    listed = capsys.readouterr().out
+    assert listed.count("not installed") == 4  # two MediaPipe and two torchvision models
+    assert "lraspp-mobilenet-v3" in listed
     assert cli.main(["models", "import", str(shared_models / "selfie_segmentation_landscape.tflite")]) == 0
     capsys.readouterr()
     assert cli.main(["models", "list"]) == 0

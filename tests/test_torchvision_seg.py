@@ -56,7 +56,9 @@ def test_probability_is_the_softmax_channel_of_the_wrapped_model():
 
 @pytest.mark.parametrize("architecture, name", [(LRASPP, "lraspp-mobilenet-v3"), (DEEPLAB, "deeplabv3-mobilenet-v3")])
 def test_loads_a_local_weights_file(architecture, name):
+    assert not registry.get(name).installed()
     state = write_torchvision_weights(architecture)
+    assert registry.get(name).installed()  # what `segcam models list` shows
     network = registry.create_model(name, download=False)  # never touches the network
     reference = torchvision_seg.build_architecture(architecture)
     reference.model.load_state_dict({k: v for k, v in state.items() if not k.startswith("aux_")})

@@ -27,6 +27,15 @@ class ModelSpec:
     # how frames are turned into network input: RGB scaled to [0, 1], then (x - mean) / std
     mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
     std: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    # whether the weights are on this machine; by default, whether every weight file verifies
+    is_installed: Callable[[], bool] | None = None
+
+    def installed(self) -> bool:
+        if self.is_installed is not None:
+            return self.is_installed()
+        from segcam.models import weights
+
+        return all(weights.verify(name) for name in self.weight_files)
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
@@ -173,6 +182,15 @@ register(
 )
 
 
+def _torchvision_installed(architecture: str) -> Callable[[], bool]:
+    def installed() -> bool:
+        from segcam.models import torchvision_seg
+
+        return torchvision_seg.weights_file(architecture).exists()
+
+    return installed
+
+
 def _torchvision(architecture: str) -> Callable[[bool], nn.Module]:
     def build(download: bool) -> nn.Module:
         from segcam.models import torchvision_seg
@@ -188,6 +206,7 @@ register(
         name="lraspp-mobilenet-v3",
         input_size=(360, 640),
         build=_torchvision("lraspp-mobilenet-v3-large"),
+        is_installed=_torchvision_installed("lraspp-mobilenet-v3-large"),
         description="torchvision LR-ASPP MobileNetV3-Large (COCO, VOC classes; person): for a GPU; "
                     "weights download on first use",
         license="BSD-3-Clause (torchvision)",
@@ -199,6 +218,7 @@ register(
         name="deeplabv3-mobilenet-v3",
         input_size=(360, 640),
         build=_torchvision("deeplabv3-mobilenet-v3-large"),
+        is_installed=_torchvision_installed("deeplabv3-mobilenet-v3-large"),
         description="torchvision DeepLabV3 MobileNetV3-Large (COCO, VOC classes; person): for a GPU; "
                     "weights download on first use",
         license="BSD-3-Clause (torchvision)",
