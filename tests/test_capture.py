@@ -10,17 +10,9 @@ import pytest
 from segcam.capture import CaptureThread, Frame, list_cameras
 from segcam.errors import SourceError
 
+from helpers import read_video
+
 CARPHONE_FRAMES = 120
-
-
-def clip_images(path) -> list[np.ndarray]:
-    capture = cv2.VideoCapture(str(path))
-    images = []
-    while True:
-        ok, image = capture.read()
-        if not ok:
-            return images
-        images.append(image)
 
 
 def read_until_ended(cap: CaptureThread) -> list[Frame]:
@@ -53,7 +45,7 @@ def no_device(index: int) -> bool:
 
 
 def test_file_in_lockstep_delivers_every_frame_exactly(carphone_clip):
-    expected = clip_images(carphone_clip)
+    expected = read_video(carphone_clip)
     with CaptureThread(str(carphone_clip)) as cap:
         assert (cap.kind, cap.size) == ("video", (176, 144))
         assert cap.source_fps == pytest.approx(29.97, abs=0.01)
@@ -85,7 +77,7 @@ def test_realtime_file_is_paced_and_newest_wins(carphone_clip):
 
 
 def test_loop_restarts_the_file(carphone_clip):
-    expected = clip_images(carphone_clip)
+    expected = read_video(carphone_clip)
     with CaptureThread(str(carphone_clip), loop=True) as cap:
         frames = [cap.read(timeout=2.0) for _ in range(CARPHONE_FRAMES + 10)]
         assert [f.index for f in frames] == list(range(CARPHONE_FRAMES + 10))

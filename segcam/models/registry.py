@@ -201,30 +201,20 @@ def _torchvision(architecture: str) -> Callable[[bool], nn.Module]:
 
 
 _TORCHVISION_STATS = dict(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
-register(
-    ModelSpec(
-        name="lraspp-mobilenet-v3",
-        input_size=(360, 640),
-        build=_torchvision("lraspp-mobilenet-v3-large"),
-        is_installed=_torchvision_installed("lraspp-mobilenet-v3-large"),
-        description="torchvision LR-ASPP MobileNetV3-Large (COCO, VOC classes; person): for a GPU; "
-                    "weights download on first use",
-        license="BSD-3-Clause (torchvision)",
-        **_TORCHVISION_STATS,
+for _name, _architecture, _title in (("lraspp-mobilenet-v3", "lraspp-mobilenet-v3-large", "LR-ASPP"),
+                                     ("deeplabv3-mobilenet-v3", "deeplabv3-mobilenet-v3-large", "DeepLabV3")):
+    register(
+        ModelSpec(
+            name=_name,
+            input_size=(360, 640),
+            build=_torchvision(_architecture),
+            is_installed=_torchvision_installed(_architecture),
+            description=f"torchvision {_title} MobileNetV3-Large (COCO, VOC classes; person): for a GPU; "
+                        "weights download on first use",
+            license="BSD-3-Clause (torchvision)",
+            **_TORCHVISION_STATS,
+        )
     )
-)
-register(
-    ModelSpec(
-        name="deeplabv3-mobilenet-v3",
-        input_size=(360, 640),
-        build=_torchvision("deeplabv3-mobilenet-v3-large"),
-        is_installed=_torchvision_installed("deeplabv3-mobilenet-v3-large"),
-        description="torchvision DeepLabV3 MobileNetV3-Large (COCO, VOC classes; person): for a GPU; "
-                    "weights download on first use",
-        license="BSD-3-Clause (torchvision)",
-        **_TORCHVISION_STATS,
-    )
-)
 
 
 def _segnet() -> nn.Module:
