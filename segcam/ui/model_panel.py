@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QFormLayout, QPushButton, QWidget
+from PySide6.QtWidgets import QPushButton, QWidget
 
 from segcam.models import registry
 from segcam.settings import Settings
-from segcam.ui.widgets import Card, compact_combo
+from segcam.ui.widgets import Card, compact_combo, form
 
 
 def available_devices() -> list[tuple[str, str]]:
@@ -41,12 +41,7 @@ class ModelPanel(Card):
         self.device = compact_combo()
         for value, text in available_devices():
             self.device.addItem(text, value)
-        form = QFormLayout()
-        form.setHorizontalSpacing(12)
-        form.setVerticalSpacing(8)
-        form.addRow("Model", self.model)
-        form.addRow("Runs on", self.device)
-        self.body.addLayout(form)
+        self.body.addLayout(form(("Model", self.model), ("Runs on", self.device)))
         manage = QPushButton("Model files…")
         manage.setToolTip("Download model weights, or import a file you have")
         manage.clicked.connect(self.manage_requested)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox, QFormLayout, QHBoxLayout, QToolButton, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QToolButton, QWidget
 
 from segcam.capture import camera_index
 from segcam.settings import Settings
 from segcam.ui import icons
-from segcam.ui.widgets import Card, compact_combo
+from segcam.ui.widgets import Card, compact_combo, form
 
 SIZES = ((640, 360), (960, 540), (1280, 720), (1920, 1080))
 RATES = (15.0, 24.0, 30.0, 60.0)
@@ -40,12 +40,7 @@ class SourcePanel(Card):
 
         self.size = compact_combo()
         self.fps = compact_combo()
-        form = QFormLayout()
-        form.setHorizontalSpacing(12)
-        form.setVerticalSpacing(8)
-        form.addRow("Resolution", self.size)
-        form.addRow("Frame rate", self.fps)
-        self.body.addLayout(form)
+        self.body.addLayout(form(("Resolution", self.size), ("Frame rate", self.fps)))
 
         self.source.activated.connect(self._source_activated)
         self.size.activated.connect(lambda i: self.size_chosen.emit(*self.size.itemData(i)))

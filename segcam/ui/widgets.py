@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import Property, QEasingCurve, QPropertyAnimation, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter
-from PySide6.QtWidgets import (QAbstractButton, QComboBox, QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy,
-                               QSlider, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractButton, QComboBox, QFormLayout, QFrame, QHBoxLayout, QLabel, QPushButton,
+                               QSizePolicy, QSlider, QToolButton, QVBoxLayout, QWidget)
 
 from segcam.ui import theme
 
@@ -22,6 +22,16 @@ def restyle(widget: QWidget) -> None:
     """Re-apply the stylesheet after a dynamic property (role, state, level) changed."""
     widget.style().unpolish(widget)
     widget.style().polish(widget)
+
+
+def form(*rows: tuple[str, QWidget]) -> QFormLayout:
+    """Label-and-field rows with the app's spacing."""
+    layout = QFormLayout()
+    layout.setHorizontalSpacing(12)
+    layout.setVerticalSpacing(8)
+    for text, field in rows:
+        layout.addRow(text, field)
+    return layout
 
 
 def compact_combo() -> QComboBox:
