@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import time
@@ -259,12 +260,25 @@ def cmd_train(args: argparse.Namespace) -> int:
     return train_cli.run_train(args)
 
 
+def has_display(environ=os.environ, system: str = sys.platform) -> bool:
+    """Whether Qt can open a window: always on Windows and macOS; on Linux and the BSDs only
+    in a desktop session, or with a platform chosen by hand (QT_QPA_PLATFORM=offscreen...)."""
+    if system.startswith(("win", "darwin")):
+        return True
+    return any(environ.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"))
+
+
 def cmd_app(args: argparse.Namespace) -> int:
     """The desktop app, on the saved settings overlaid with the options given."""
     from segcam import settings as settings_store
 
     saved, warnings = settings_store.load()
     settings = settings_from_args(args, base=saved)
+    if not has_display():
+        # Qt would abort the process with a long plugin message; say it in one sentence
+        print("segcam: the window needs a desktop session (neither DISPLAY nor WAYLAND_DISPLAY is set); "
+              "start segcam from your desktop, or use `segcam run` without a window.", file=sys.stderr)
+        return EXIT_USER_ERROR
     try:
         from segcam.ui import app
     except ImportError as exc:

@@ -201,3 +201,18 @@ def test_python_dash_m_and_ctrl_c(models_installed, hamilton_clip, tmp_path):
     assert proc.returncode == 0, err
     assert "Stopped." in err and "Traceback" not in err
     assert len(read_video(out)) > 0
+
+
+def test_app_without_a_desktop_session_says_so(monkeypatch, capsys):
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(name, raising=False)
+    assert cli.main([]) == 2
+    err = capsys.readouterr().err
+    assert "desktop session" in err and "segcam run" in err and len(err.strip().splitlines()) == 1
+
+
+def test_has_display_rules():
+    assert cli.has_display({}, "win32") and cli.has_display({}, "darwin")
+    assert not cli.has_display({}, "linux")
+    assert cli.has_display({"WAYLAND_DISPLAY": "wayland-0"}, "linux")
+    assert cli.has_display({"QT_QPA_PLATFORM": "offscreen"}, "linux")
