@@ -40,23 +40,23 @@ def parse_color(text: str) -> tuple[int, int, int]:
     return color
 
 
-def _add_pipeline_options(parser: argparse.ArgumentParser, run: bool) -> None:
+def _add_pipeline_options(parser, live: bool, source_default: str | None = None) -> None:
+    """Options that become Settings. `live` adds those of a running camera (run and the app)."""
     parser.add_argument("--effect", choices=EFFECTS, default=None, help="what replaces the background")
     parser.add_argument("--background", metavar="PATH", help="background image (image effect) or video (video effect)")
     parser.add_argument("--color", type=parse_color, metavar="R,G,B", help="colour for the solid effect (default OBS green)")
     parser.add_argument("--model", metavar="NAME", help="segmentation model (see `segcam models list`); default: by frame shape")
     parser.add_argument("--device", choices=DEVICES, help="where the network runs (default auto: CUDA, MPS, else CPU)")
     parser.add_argument("--size", type=parse_size, metavar="WxH", help="frame size (default 1280x720)")
-    if run:
-        parser.add_argument("--source", default="0", help="camera index or video file / image sequence (default 0)")
-        parser.add_argument("--output", default="vcam", help="vcam (virtual camera), a video file path, or none")
-        parser.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
+    if live:
+        parser.add_argument("--source", default=source_default,
+                            help="camera index or video file / image sequence" + (f" (default {source_default})"
+                                                                                  if source_default else ""))
         parser.add_argument("--fps", type=float, help="frame rate asked of the camera and sent out (default 30)")
-        parser.add_argument("--mirror", action="store_true", help="mirror the output horizontally")
+        parser.add_argument("--mirror", action="store_true", help="mirror what is sent")
         parser.add_argument("--loop", action="store_true", help="loop a video-file source")
         parser.add_argument("--vcam-backend", help="pyvirtualcam backend (v4l2loopback, obs, unitycapture)")
         parser.add_argument("--vcam-device", help="virtual camera device, e.g. /dev/video10")
-        parser.add_argument("--quiet", action="store_true", help="no progress lines")
 
 
 def settings_from_args(args: argparse.Namespace, base: Settings | None = None) -> Settings:
@@ -80,39 +80,25 @@ def settings_from_args(args: argparse.Namespace, base: Settings | None = None) -
     return s.replace(**changes).validate()
 
 
-def _add_app_options(parser: argparse.ArgumentParser) -> None:
-    """`segcam [options]` with no command opens the app; these override its saved settings for the session.
-
-    Defaults are None (not run's defaults), so an option not given keeps the saved value.
-    """
-    app = parser.add_argument_group("app options (when no COMMAND is given, segcam opens its window)")
-    app.add_argument("--source", help="camera index or video file to open the app on")
-    app.add_argument("--effect", choices=EFFECTS, help="what replaces the background")
-    app.add_argument("--background", metavar="PATH", help="background image (image effect) or video (video effect)")
-    app.add_argument("--color", type=parse_color, metavar="R,G,B", help="colour for the solid effect")
-    app.add_argument("--size", type=parse_size, metavar="WxH", help="camera frame size")
-    app.add_argument("--fps", type=float, help="camera frame rate")
-    app.add_argument("--model", metavar="NAME", help="segmentation model (see `segcam models list`)")
-    app.add_argument("--device", choices=DEVICES, help="where the network runs")
-    app.add_argument("--mirror", action="store_true", help="mirror what is sent")
-    app.add_argument("--loop", action="store_true", help="loop a video-file source")
-    app.add_argument("--vcam-backend", help="pyvirtualcam backend (v4l2loopback, obs, unitycapture)")
-    app.add_argument("--vcam-device", help="virtual camera device, e.g. /dev/video10")
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="segcam", description="Background replacement for your webcam, "
                                      "sent to meeting apps as a virtual camera.")
     parser.add_argument("--version", action="version", version=f"segcam {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
-    _add_app_options(parser)
+    # `segcam [options]` with no command opens the app; these options override its saved
+    # settings for the session (defaults are None, so an option not given keeps the saved value)
+    _add_pipeline_options(parser.add_argument_group("app options (when no COMMAND is given, segcam opens "
+                                                    "its window)"), live=True)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = commands.add_parser("run", help="process a camera or video without a window")
-    _add_pipeline_options(run, run=True)
+    _add_pipeline_options(run, live=True, source_default="0")
+    run.add_argument("--output", default="vcam", help="vcam (virtual camera), a video file path, or none")
+    run.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
+    run.add_argument("--quiet", action="store_true", help="no progress lines")
 
     bench = commands.add_parser("bench", help="measure per-frame time without a camera")
-    _add_pipeline_options(bench, run=False)
+    _add_pipeline_options(bench, live=False)
     bench.add_argument("--frames", type=int, default=200, help="frames to time (default 200)")
     bench.add_argument("--source", metavar="PATH", help="video file for frames (default: synthetic frames)")
     bench.add_argument("--runtime", choices=("auto", "torch", "onnxruntime"), default="auto",
