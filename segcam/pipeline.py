@@ -68,7 +68,7 @@ class Pipeline:
         self._last: Result | None = None
         self.frame_size: tuple[int, int] | None = None
         self._frames = 0
-        self._ms: dict[str, deque] = {name: deque(maxlen=_WINDOW) for name in (*STAGES, "total", "latency")}
+        self._ms: dict[str, deque] = {name: deque(maxlen=_WINDOW) for name in (*STAGES, "output", "total", "latency")}
         self._times: deque = deque(maxlen=_WINDOW)
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -229,7 +229,7 @@ class Pipeline:
                 self._ms[name].append(ms)
             self._ms["total"].append(sum(result.ms.values()))
             self._ms["latency"].append((time.monotonic() - frame.timestamp) * 1e3)
-            self._ms.setdefault("output", deque(maxlen=_WINDOW)).append((now - t0) * 1e3 - self._ms["total"][-1])
+            self._ms["output"].append((now - t0) * 1e3 - self._ms["total"][-1])  # sending to the sinks
         if self._on_result is not None:
             self._on_result(result)
 
@@ -246,7 +246,7 @@ class Pipeline:
                 fps=fps,
                 ms_per_frame=_median(self._ms["total"]),
                 latency_ms=_median(self._ms["latency"]),
-                stages={name: _median(self._ms[name]) for name in (*STAGES, "output") if name in self._ms},
+                stages={name: _median(self._ms[name]) for name in (*STAGES, "output")},
                 device=segmenter.device if segmenter else "",
                 model=segmenter.name if segmenter else "",
                 source_status=capture.status if capture else "",
