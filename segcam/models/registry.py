@@ -160,26 +160,19 @@ def _mediapipe(variant: str, weight_file: str) -> Callable[[bool], nn.Module]:
     return build
 
 
-register(
-    ModelSpec(
-        name="mediapipe-landscape",
-        input_size=(144, 256),
-        build=_mediapipe("landscape", "selfie_segmentation_landscape.tflite"),
-        description="MediaPipe Selfie Segmentation, landscape (256x144): the fast default for 16:9 webcams",
-        license="Apache-2.0 (Google MediaPipe)",
-        weight_files=("selfie_segmentation_landscape.tflite",),
+for _variant, _file, _size, _use in (
+        ("landscape", "selfie_segmentation_landscape.tflite", (144, 256), "the fast default for 16:9 webcams"),
+        ("general", "selfie_segmentation.tflite", (256, 256), "for square and portrait frames")):
+    register(
+        ModelSpec(
+            name=f"mediapipe-{_variant}",
+            input_size=_size,
+            build=_mediapipe(_variant, _file),
+            description=f"MediaPipe Selfie Segmentation, {_variant} ({_size[1]}x{_size[0]}): {_use}",
+            license="Apache-2.0 (Google MediaPipe)",
+            weight_files=(_file,),
+        )
     )
-)
-register(
-    ModelSpec(
-        name="mediapipe-general",
-        input_size=(256, 256),
-        build=_mediapipe("general", "selfie_segmentation.tflite"),
-        description="MediaPipe Selfie Segmentation, general (256x256): for square and portrait frames",
-        license="Apache-2.0 (Google MediaPipe)",
-        weight_files=("selfie_segmentation.tflite",),
-    )
-)
 
 
 def _torchvision_installed(architecture: str) -> Callable[[], bool]:
