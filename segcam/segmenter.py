@@ -165,15 +165,14 @@ class Segmenter:
                  runtime: str = "auto", download: bool = True):
         self.spec = registry.get(model)
         self.device = pick_device(device)
-        network = registry.create_model(self.spec.name, download=download)
         self.runtime = self._choose_runtime(runtime)
         if self.runtime == "onnxruntime":
             path = _onnx_cache_path(self.spec.name)
-            if not path.exists():
-                export_onnx(network, self.spec, path)
+            if not path.exists():  # the torch network is needed only to export it once
+                export_onnx(registry.create_model(self.spec.name, download=download), self.spec, path)
             self._run = OnnxRunner(path, self.spec.input_size)
         else:
-            self._run = TorchRunner(network, self.spec, self.device)
+            self._run = TorchRunner(registry.create_model(self.spec.name, download=download), self.spec, self.device)
 
     def _choose_runtime(self, runtime: str) -> str:
         if runtime == "auto":
