@@ -187,22 +187,26 @@ def evaluate_video(segmenter, refiner, frames: Iterable[np.ndarray], model: str 
     refiner.reset()
     raw, refined = [], []
     for frame in frames:
-        mask = segmenter.predict(frame)
-        height, width = frame.shape[:2]
-        raw.append(cv2.resize(mask, (width, height), interpolation=cv2.INTER_LINEAR))
-        refined.append(_refine(refiner, mask, frame))
+        mask, alpha = segment_and_refine(segmenter, refiner, frame)
+        raw.append(mask)
+        refined.append(alpha)
     return VideoReport(model, len(raw), flicker(raw), flicker(refined))
 
 
-def _refine(refiner, mask: np.ndarray, frame: np.ndarray) -> np.ndarray:
-    return refiner.refine(mask, frame.shape)
+def segment_and_refine(segmenter, refiner, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The raw mask and the refiner's alpha for one frame, both at frame size, as `segcam run` makes them."""
+    model_input = segmenter.resize_input(frame)
+    mask = segmenter.infer(model_input)
+    height, width = frame.shape[:2]
+    raw = cv2.resize(mask, (width, height), interpolation=cv2.INTER_LINEAR)
+    return raw, refiner.refine(mask, model_input, frame.shape)
 
 
 def refined_predictor(segmenter, refiner) -> Predictor:
     """A predictor that sends each image through the refiner as one still frame would be."""
     def predict(image: np.ndarray) -> np.ndarray:
         refiner.reset()
-        return _refine(refiner, segmenter.predict(image), image)
+        return segment_and_refine(segmenter, refiner, image)[1]
 
     return predict
 

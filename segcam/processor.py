@@ -59,9 +59,10 @@ class FrameProcessor:
     def process(self, frame: np.ndarray) -> Result:
         segmenter = self.prepare(frame.shape[1], frame.shape[0])
         t0 = time.perf_counter()
-        mask = segmenter.predict(frame)
+        model_input = segmenter.resize_input(frame)
+        mask = segmenter.infer(model_input)
         t1 = time.perf_counter()
-        alpha = self.refiner.refine(mask, frame.shape)
+        alpha = self.refiner.refine(mask, model_input, frame.shape)
         t2 = time.perf_counter()
         output = self.compositor.compose(frame, alpha)
         t3 = time.perf_counter()

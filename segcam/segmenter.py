@@ -205,6 +205,10 @@ class Segmenter:
         """Person probability at model resolution, float32 (H, W) in [0, 1]."""
         return self._run(self.resize_input(frame))
 
+    def infer(self, model_input: np.ndarray) -> np.ndarray:
+        """Like predict, for a frame already made the network's size by resize_input."""
+        return self._run(model_input)
+
     def segment(self, frame: np.ndarray) -> np.ndarray:
         """Person probability at the frame's own size."""
         mask = self.predict(frame)

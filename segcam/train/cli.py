@@ -89,6 +89,9 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threshold", type=float, default=0.5, help="person at probability >= T (default 0.5)")
     parser.add_argument("--refine", action="store_true",
                         help="score masks after the refiner (feathering, upsampling) too")
+    parser.add_argument("--motion", metavar="BACKGROUNDS",
+                        help="also move each labelled person over a still photo from this folder for 1.5 s "
+                             "and score raw and refined masks against the moving truth (IoU, dtSSD, flicker)")
     parser.add_argument("--per-image", action="store_true", help="list each image's IoU")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -116,6 +119,8 @@ def run_eval(args: argparse.Namespace) -> int:
     if args.refine:
         refined = evaluate.evaluate_images(segmenters.segment_refined, pairs, args.threshold)
         data["mean_iou_refined"], data["median_iou_refined"] = refined.mean_iou, refined.median_iou
+    if args.motion:
+        data["motion"] = _eval_motion(args, segmenters, pairs).to_dict()
     if args.json:
         print(json.dumps(data))
         return 0
@@ -129,7 +134,30 @@ def run_eval(args: argparse.Namespace) -> int:
     if args.refine:
         line += f"; after the refiner: mean {data['mean_iou_refined']:.4f}, median {data['median_iou_refined']:.4f}"
     print(line + (f"; {len(report.problems)} not evaluated" if report.problems else ""))
+    if args.motion:
+        m = data["motion"]
+        print(f"moving person, {m['clips']} clips: IoU {m['iou_raw']:.4f} raw, {m['iou_refined']:.4f} refined; "
+              f"dtSSD {m['dtssd_raw']:.4f} raw, {m['dtssd_refined']:.4f} refined; flicker truth "
+              f"{m['flicker_truth']:.5f}, raw {m['flicker_raw']:.5f}, refined {m['flicker_refined']:.5f}")
     return 0
+
+
+def _eval_motion(args: argparse.Namespace, segmenters: "_SegmenterCache", pairs):
+    from pathlib import Path
+
+    from segcam import evaluate, motion_eval
+    from segcam.errors import SettingsError
+
+    folder = Path(args.motion)
+    backgrounds = sorted(p for p in folder.glob("*") if p.suffix.lower() in evaluate.IMAGE_SUFFIXES) \
+        if folder.is_dir() else []
+    if not backgrounds:
+        raise SettingsError(f"--motion needs a folder of background photos; found none in {folder}.")
+    try:
+        return motion_eval.evaluate_motion(segmenters.get, segmenters.refiner, pairs, backgrounds,
+                                           args.threshold, segmenters.describe(), progress=not args.json)
+    except ValueError as error:
+        raise SettingsError(f"--motion: {error} in {folder}.") from None
 
 
 def _eval_video(args: argparse.Namespace) -> int:
