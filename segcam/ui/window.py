@@ -14,24 +14,24 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import (QApplication, QButtonGroup, QFileDialog, QFrame, QHBoxLayout, QLabel, QMainWindow,
-                               QMessageBox, QScrollArea, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QButtonGroup, QFrame, QHBoxLayout, QMainWindow, QScrollArea, QToolButton, QVBoxLayout,
+                               QWidget)
 
 from segcam import settings as settings_store
 from segcam.backgrounds import VideoBackground, read_image
 from segcam.capture import camera_index, list_cameras
 from segcam.errors import BackgroundError, VirtualCameraError
-from segcam.settings import EFFECTS, Settings
-from segcam.ui import help as help_windows
+from segcam.settings import Settings
 from segcam.ui import icons, resources
 from segcam.ui.controller import PipelineController
 from segcam.ui.controls import EffectControls
-from segcam.ui.effects_bar import LABELS, EffectBar, EffectThumbnails
+from segcam.ui.effects_bar import EffectBar, EffectThumbnails
 from segcam.ui.gallery import BackgroundGallery
+from segcam.ui.menus import WindowMenus
 from segcam.ui.model_panel import ModelPanel
 from segcam.ui.preview import VIEW_LABELS, VIEWS, PreviewWidget
 from segcam.ui.source_panel import SourcePanel
+from segcam.ui.stats_bar import StatsBar
 from segcam.ui.tray import make_tray
 from segcam.ui.vcam_panel import HOW_TO_USE, VirtualCameraPanel, describe_failure
 from segcam.ui.weights_dialog import WeightsDialog, missing_files
@@ -39,16 +39,12 @@ from segcam.ui.widgets import MessageBar, label
 
 log = logging.getLogger(__name__)
 
-PAUSE_MODES = {"freeze": "Freeze the last frame", "blank": "Send a blank frame", "blur": "Send a heavy blur"}
-PAUSE_BADGES = {"freeze": "PAUSED · frozen", "blank": "PAUSED · blank", "blur": "PAUSED · blurred"}
 THUMBNAIL_INTERVAL_MS = 400
 VCAM_WAITING = "Starts as soon as segcam has a picture from the camera."
 VCAM_OFF = "Off: meeting apps do not see segcam."
-IMAGE_FILTER = "Pictures (*.jpg *.jpeg *.png *.webp *.bmp);;All files (*)"
-VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.webm *.m4v);;All files (*)"
 
 
-class MainWindow(QMainWindow):
+class MainWindow(WindowMenus, QMainWindow):
     cameras_found = Signal(list)
 
     def __init__(self, settings: Settings, warnings: list[str] | tuple = (), realtime: bool = True):
@@ -149,16 +145,8 @@ class MainWindow(QMainWindow):
         outer.addWidget(scroll)
         self.setCentralWidget(central)
 
-        status = self.statusBar()
-        status.setSizeGripEnabled(False)
-        self.source_status = QLabel("")
-        self.fps_label = QLabel("— fps")
-        self.ms_label = QLabel("— ms per frame")
-        self.latency_label = QLabel("— ms latency")
-        self.device_label = QLabel("")
-        status.addWidget(self.source_status, 1)
-        for widget in (self.fps_label, self.ms_label, self.latency_label, self.device_label):
-            status.addPermanentWidget(widget)
+        self.stats_bar = StatsBar()
+        self.setStatusBar(self.stats_bar)
         self.resize(1320, 860)
 
     def _preview_toolbar(self) -> QHBoxLayout:
@@ -188,118 +176,6 @@ class MainWindow(QMainWindow):
         bar.addSpacing(8)
         bar.addWidget(self.pause_button)
         return bar
-
-    # -- actions and menus -------------------------------------------------------------------
-
-    def _action(self, text: str, shortcuts=(), slot=None, checkable: bool = False, icon=None) -> QAction:
-        action = QAction(text, self)
-        if shortcuts:
-            action.setShortcuts([QKeySequence(s) for s in shortcuts])
-            # shortcuts work wherever focus is in the window, dialogs of this window included
-            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        action.setCheckable(checkable)
-        if icon is not None:
-            action.setIcon(icon)
-        if slot is not None:
-            (action.toggled if checkable else action.triggered).connect(slot)
-        self.addAction(action)  # shortcuts work even with the menu bar hidden
-        return action
-
-    def _build_actions(self) -> None:
-        self.open_video_action = self._action("Open video file as camera…", ["Ctrl+O"], self.ask_source_file)
-        self.add_background_action = self._action("Add background picture…", ["Ctrl+B"], self.ask_backgrounds)
-        self.background_video_action = self._action("Choose background video…", [], self.ask_background_video)
-        self.show_hide_action = self._action("Show / hide window", [], self.toggle_visible)
-        self.hide_action = self._action("Hide to tray", ["Ctrl+H"], self.hide)
-        self.quit_action = self._action("Quit", ["Ctrl+Q"], self.quit)
-
-        self.view_actions: dict[str, QAction] = {}
-        views = QActionGroup(self)
-        for i, view in enumerate(VIEWS):
-            action = self._action(f"Show {VIEW_LABELS[view].lower()}", [f"Alt+{i + 1}"], checkable=True)
-            action.triggered.connect(lambda _=False, v=view: self.set_view(v))
-            views.addAction(action)
-            self.view_actions[view] = action
-        self.view_actions["output"].setChecked(True)
-        self.mirror_action = self._action("Mirror preview", ["Ctrl+M"], self.set_preview_mirror, checkable=True,
-                                          icon=icons.icon("mirror"))
-        self.mirror_action.setChecked(self.settings.preview_mirror)
-
-        self.vcam_action = self._action("Virtual camera", ["Ctrl+Shift+V"], checkable=True,
-                                        icon=icons.icon("broadcast"))
-        self.vcam_action.triggered.connect(self.set_virtual_camera)
-        self.pause_action = self._action("Pause camera", ["Ctrl+P", "Pause"], checkable=True,
-                                         icon=icons.icon("pause"))
-        self.pause_action.triggered.connect(self.set_paused)
-        self.pause_action.setProperty("shortcut_name", "Pause or resume camera")
-        self.pause_mode_actions: dict[str, QAction] = {}
-        modes = QActionGroup(self)
-        for mode, text in PAUSE_MODES.items():
-            action = self._action(text, checkable=True)
-            action.triggered.connect(lambda _=False, m=mode: self.set_pause_mode(m))
-            modes.addAction(action)
-            self.pause_mode_actions[mode] = action
-        self.pause_mode_actions[self.pause_mode].setChecked(True)
-        self.refresh_cameras_action = self._action("Find cameras", ["F5"], self.find_cameras)
-
-        self.effect_actions: dict[str, QAction] = {}
-        effects = QActionGroup(self)
-        for i, effect in enumerate(EFFECTS):
-            action = self._action(LABELS[effect], [f"Ctrl+{i + 1}"], checkable=True)
-            action.triggered.connect(lambda _=False, e=effect: self.choose_effect(e))
-            effects.addAction(action)
-            self.effect_actions[effect] = action
-
-        self.shortcuts_action = self._action("Keyboard shortcuts", ["F1"], self.show_shortcuts)
-        self.diagnose_action = self._action("Diagnose…", [], self.show_diagnosis)
-        self.about_action = self._action("About segcam", [], self.show_about)
-
-        self.mirror_button.setDefaultAction(self.mirror_action)
-        self.pause_button.setDefaultAction(self.pause_action)
-
-    def _build_menus(self) -> None:
-        bar = self.menuBar()
-        file_menu = bar.addMenu("&File")
-        for action in (self.open_video_action, self.add_background_action, self.background_video_action):
-            file_menu.addAction(action)
-        file_menu.addSeparator()
-        file_menu.addAction(self.hide_action)
-        file_menu.addAction(self.quit_action)
-
-        view_menu = bar.addMenu("&View")
-        for action in self.view_actions.values():
-            view_menu.addAction(action)
-        view_menu.addSeparator()
-        view_menu.addAction(self.mirror_action)
-
-        camera_menu = bar.addMenu("&Camera")
-        camera_menu.addAction(self.vcam_action)
-        camera_menu.addAction(self.pause_action)
-        self.pause_menu = camera_menu.addMenu("While paused")
-        for action in self.pause_mode_actions.values():
-            self.pause_menu.addAction(action)
-        self.pause_button.setMenu(self.pause_menu)
-        camera_menu.addSeparator()
-        camera_menu.addAction(self.refresh_cameras_action)
-        camera_menu.addAction(self.open_video_action)
-
-        effect_menu = bar.addMenu("&Effect")
-        for action in self.effect_actions.values():
-            effect_menu.addAction(action)
-
-        help_menu = bar.addMenu("&Help")
-        help_menu.addAction(self.shortcuts_action)
-        if help_windows.doctor_available():
-            help_menu.addAction(self.diagnose_action)
-        help_menu.addSeparator()
-        help_menu.addAction(self.about_action)
-
-    def shortcut_actions(self) -> list[QAction]:
-        """The actions listed in Help > Keyboard shortcuts, in menu order."""
-        actions = [self.pause_action, self.vcam_action, *self.effect_actions.values(), *self.view_actions.values(),
-                   self.mirror_action, self.open_video_action, self.add_background_action,
-                   self.refresh_cameras_action, self.hide_action, self.shortcuts_action, self.quit_action]
-        return [action for action in actions if action.isEnabled()]
 
     def _connect(self) -> None:
         c = self.controller
@@ -502,16 +378,6 @@ class MainWindow(QMainWindow):
         self.change(effect="video", background_video=str(Path(path).resolve()))
         return True
 
-    def ask_backgrounds(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self, "Add background pictures", str(Path.home()), IMAGE_FILTER)
-        if paths:
-            self.add_backgrounds(paths)
-
-    def ask_background_video(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Choose a background video", str(Path.home()), VIDEO_FILTER)
-        if path:
-            self.set_background_video(path)
-
     # -- drag and drop ---------------------------------------------------------------------
 
     def dragEnterEvent(self, event) -> None:  # noqa: N802
@@ -528,12 +394,6 @@ class MainWindow(QMainWindow):
 
     def set_source(self, source: str) -> None:
         self.change(source=source, loop=camera_index(source) is None)
-
-    def ask_source_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open a video file as the camera", str(Path.home()),
-                                              VIDEO_FILTER)
-        if path:
-            self.set_source(path)
 
     def _search_cameras_once(self) -> None:
         """The first search waits for the first start, so the two never open a camera at once."""
@@ -562,7 +422,7 @@ class MainWindow(QMainWindow):
         else:
             self.message_bar.show_message("The model files segcam needs are installed.", "info")
 
-    # -- virtual camera, pause, preview ------------------------------------------------------
+    # -- virtual camera --------------------------------------------------------------------
 
     def set_virtual_camera(self, on: bool) -> None:
         waiting = "Starting…" if self.controller.running else VCAM_WAITING
@@ -590,40 +450,6 @@ class MainWindow(QMainWindow):
             self.vcam_panel.show_state(False, VCAM_OFF)
             self.vcam_action.setChecked(False)
 
-    def set_paused(self, paused: bool) -> None:
-        self.pause_action.setChecked(paused)
-        self.controller.pause(self.pause_mode if paused else None)
-
-    def set_pause_mode(self, mode: str) -> None:
-        self.pause_mode = mode
-        self.pause_mode_actions[mode].setChecked(True)
-        if self.pause_action.isChecked():
-            self.controller.pause(mode)
-
-    def _paused(self, mode: str | None) -> None:
-        self.pause_action.setChecked(mode is not None)
-        self.pause_action.setText("Resume camera" if mode else "Pause camera")
-        self.preview.set_badge(PAUSE_BADGES[mode] if mode else "")
-
-    def set_view(self, view: str) -> None:
-        self.view_actions[view].setChecked(True)
-        self.view_buttons[view].setChecked(True)
-        self.preview.set_view(view)
-
-    def set_preview_mirror(self, mirror: bool) -> None:
-        self.preview.set_mirror(mirror)
-        if mirror != self.settings.preview_mirror:
-            self.settings = self.settings.replace(preview_mirror=mirror)
-            self._save_timer.start()
-
-    def toggle_visible(self) -> None:
-        if self.isVisible():
-            self.hide()
-        else:
-            self.showNormal()
-            self.raise_()
-            self.activateWindow()
-
     # -- frames and stats (GUI thread, from the controller's signals) ------------------------
 
     def _show_frame(self) -> None:
@@ -645,35 +471,9 @@ class MainWindow(QMainWindow):
         self.effect_bar.set_thumbnails(pictures)
 
     def _show_stats(self, stats) -> None:
-        self.fps_label.setText(f"{stats.fps:.1f} fps")
-        self.ms_label.setText(f"{stats.ms_per_frame:.1f} ms per frame")
-        self.latency_label.setText(f"{stats.latency_ms:.0f} ms latency")
-        device = {"cpu": "CPU", "cuda": "GPU", "mps": "Apple GPU"}.get(stats.device, stats.device)
-        self.device_label.setText(f"{stats.model} on {device}")
-        source = self.settings.source
-        name = f"Camera {source}" if camera_index(source) is not None else Path(source).name
-        dropped = (f" · {stats.dropped} frame{'s' if stats.dropped != 1 else ''} skipped to keep up"
-                   if stats.dropped else "")
-        self.source_status.setText(f"{name}: {stats.source_status}{dropped}")
-
-    # -- help ------------------------------------------------------------------------------
-
-    def show_shortcuts(self) -> None:
-        help_windows.ShortcutsDialog(self.shortcut_actions(), self).open()
-
-    def show_diagnosis(self) -> None:
-        self.diagnose_dialog = help_windows.DiagnoseDialog(self)
-        self.diagnose_dialog.open()
-
-    def show_about(self) -> None:
-        QMessageBox.about(self, "About segcam", help_windows.ABOUT)
+        self.stats_bar.show_stats(stats, self.settings.source)
 
     # -- closing ---------------------------------------------------------------------------
-
-    def quit(self) -> None:
-        """Quit from the menu or the tray, also while the window is hidden in the tray."""
-        self.close()
-        QApplication.instance().quit()
 
     def closeEvent(self, event) -> None:  # noqa: N802
         self.shutdown()
