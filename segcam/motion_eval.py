@@ -102,7 +102,7 @@ def evaluate_motion(segmenter_for: Callable[[np.ndarray], object], refiner, pair
     for index, pair in enumerate(tqdm(pairs, desc="motion", unit="clip", disable=not progress, leave=False)):
         loaded = load_pair(pair)
         if isinstance(loaded, str):
-            continue
+            continue  # `segcam eval` has reported it already, scoring the same pairs as stills
         frames, truths = moving_clip(*loaded, usable[index % len(usable)], rng)
         segmenter = segmenter_for(frames[0])
         refiner.reset()
