@@ -203,7 +203,7 @@ class Segmenter:
 
     def predict(self, frame: np.ndarray) -> np.ndarray:
         """Person probability at model resolution, float32 (H, W) in [0, 1]."""
-        return self._run(self.resize_input(frame))
+        return self.infer(self.resize_input(frame))
 
     def infer(self, model_input: np.ndarray) -> np.ndarray:
         """Like predict, for a frame already made the network's size by resize_input."""
