@@ -110,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     models_commands.add_parser("list", help="show models and whether their weights are installed")
     download = models_commands.add_parser("download", help="fetch the weights (MediaPipe, Apache-2.0)")
     download.add_argument("names", nargs="*", help="model names (default: the MediaPipe models)")
+    download.add_argument("--force", action="store_true",
+                          help="make every derived file (converted weights, ONNX export) again, and fetch again "
+                               "what is not pinned by sha256")
     imp = models_commands.add_parser("import", help="install weights from a local .tflite file")
     imp.add_argument("file")
 
@@ -196,7 +199,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from segcam.models import registry, weights
+    from segcam.models import install, registry, weights
 
     if args.models_command == "list":
         for name in registry.names():
@@ -210,11 +213,9 @@ def cmd_models(args: argparse.Namespace) -> int:
         specs = [registry.get(name) for name in args.names] or \
             [registry.get(name) for name in registry.names() if registry.get(name).weight_files]
         for spec in specs:
-            for file in spec.weight_files:
-                print(f"{file}: {weights.torch_weights_path(file, download=True, progress=True)}")
-            if not spec.weight_files:
-                spec.build(True)  # fetches through the model's own weights API
-                print(f"{spec.name}: installed")
+            print("\n".join(install.install(spec.name, force=args.force)))
+        for status in install.discard_damaged():  # of the other models: each is made again when needed
+            print(f"Deleted {status.path}: {status.detail}.")
         return 0
     if args.models_command == "import":
         path = weights.import_file(args.file)

@@ -491,6 +491,23 @@ def check_weights() -> list[CheckResult]:
     return results
 
 
+def check_caches() -> CheckResult:
+    """The files segcam derives from the weights (converted .pt, ONNX exports, torchvision's)."""
+    from segcam.models import install, weights
+
+    statuses = [cache.check() for cache in install.all_derived()]
+    damaged = [s for s in statuses if s.state == "damaged"]
+    if damaged:
+        shown = "; ".join(f"{s.path.relative_to(weights.models_dir())}: {s.detail}" for s in damaged)
+        return CheckResult("Model caches", False, f"{len(damaged)} of {len(statuses)} do not verify ({shown})",
+                           "segcam models download --force (it deletes them and makes them again); segcam "
+                           "also makes a damaged one again by itself when it next needs it")
+    if not statuses:
+        return CheckResult("Model caches", True, "none yet (made from the weights on first use)")
+    return CheckResult("Model caches", True, f"{len(statuses)} in {weights.models_dir()}, each matches the "
+                       "sha256 recorded when it was made")
+
+
 # -- Qt ------------------------------------------------------------------------------------
 
 QT_PROBE = "from PySide6.QtWidgets import QApplication; app = QApplication([]); print(app.platformName())"
@@ -569,6 +586,7 @@ def run_checks(host: Host | None = None) -> list[CheckResult]:
     results.append(check_cameras(camera_indices(), host.system, loopbacks))
     results += virtual_camera_checks(host, configured_vcam_device())
     results += check_weights()
+    results.append(check_caches())
     results.append(check_qt(*probe_qt(), host.system, has_display()))
     return results
 

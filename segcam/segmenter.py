@@ -6,12 +6,14 @@ at frame size (`segment`).
 
 On CUDA and MPS the network runs in torch (fp16 on CUDA). On a CPU it runs in ONNX
 Runtime, exported once from the same torch network: for these small networks that measured
-about 3x faster than eager torch on 2 cores (see `segcam bench`).
+about 3x faster than eager torch on 2 cores (see `segcam bench`). The export is a derived
+file (see `derived`): checked on every start and exported again when it does not verify.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import warnings
 from pathlib import Path
 
@@ -22,7 +24,7 @@ from torch import nn
 
 from segcam.errors import SettingsError
 from segcam.imageops import shrink
-from segcam.models import registry
+from segcam.models import derived, registry
 
 log = logging.getLogger(__name__)
 
@@ -137,25 +139,38 @@ class OnnxRunner:
 
 
 def export_onnx(network: nn.Module, spec: registry.ModelSpec, path: Path) -> Path:
-    """Export the wrapped network to ONNX once; later runs reuse the file."""
+    """Export the wrapped network to ONNX at `path`, written whole, with its sha256 recorded."""
+    return derived.write(path, lambda tmp: _export_to(network, spec, tmp))
+
+
+def _export_to(network: nn.Module, spec: registry.ModelSpec, target: Path) -> None:
     height, width = spec.input_size
     module = FrameInput(network, spec.mean, spec.std).eval()
     example = torch.zeros(1, height, width, 3, dtype=torch.uint8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
     with torch.inference_mode(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the exporter's notes on constant folding are not for users
-        torch.onnx.export(module, (example,), str(tmp), dynamo=False, opset_version=17,
+        torch.onnx.export(module, (example,), str(target), dynamo=False, opset_version=17,
                           input_names=["frame"], output_names=["mask"])
-    tmp.replace(path)
-    return path
+
+
+def _onnx_dir() -> Path:
+    from segcam.models import weights
+
+    return weights.models_dir() / "onnx"
 
 
 def _onnx_cache_path(name: str) -> Path:
-    from segcam.models import weights
-
+    # one export per torch version: a newer exporter may write a different (better) graph
     version = torch.__version__.split("+")[0]
-    return weights.data_dir() / "models" / "onnx" / f"{name}-torch{version}.onnx"
+    return _onnx_dir() / f"{name}-torch{version}.onnx"
+
+
+def onnx_caches(name: str | None = None) -> list[derived.Derived]:
+    """The ONNX exports on this machine, of every torch version: of model `name`, or of all."""
+    pattern = re.compile(rf"{re.escape(name)}-torch[^-]*\.onnx" if name else r".+\.onnx")
+    folder = _onnx_dir()
+    paths = sorted(p for p in folder.glob("*.onnx") if pattern.fullmatch(p.name)) if folder.is_dir() else []
+    return [derived.Derived(p, derived.loads_as_onnx) for p in paths]
 
 
 class Segmenter:
@@ -167,12 +182,25 @@ class Segmenter:
         self.device = pick_device(device)
         self.runtime = self._choose_runtime(runtime)
         if self.runtime == "onnxruntime":
-            path = _onnx_cache_path(self.spec.name)
-            if not path.exists():  # the torch network is needed only to export it once
-                export_onnx(registry.create_model(self.spec.name, download=download), self.spec, path)
-            self._run = OnnxRunner(path, self.spec.input_size)
-        else:
+            self._run = self._open_onnx(download, asked=runtime)
+        if self.runtime == "torch":
             self._run = TorchRunner(registry.create_model(self.spec.name, download=download), self.spec, self.device)
+
+    def _open_onnx(self, download: bool, asked: str) -> OnnxRunner | None:
+        """ONNX Runtime on the export, made (again) when it is missing or does not verify."""
+        path = _onnx_cache_path(self.spec.name)
+        # the torch network is needed only to export it
+        derived.ensure(path, lambda tmp: _export_to(registry.create_model(self.spec.name, download=download),
+                                                    self.spec, tmp), derived.loads_as_onnx)
+        try:
+            return OnnxRunner(path, self.spec.input_size)
+        except Exception as exc:  # noqa: BLE001 - ONNX Runtime's own errors, on a file that verifies
+            problem = f"ONNX Runtime cannot load {path} ({(str(exc).strip().splitlines() or ['?'])[0][:200]})"
+            if asked == "onnxruntime":
+                raise SettingsError(f"{problem}; use --runtime torch, or another onnxruntime version.") from exc
+            log.warning("%s; running the network in torch instead", problem)
+            self.runtime = "torch"
+            return None
 
     def _choose_runtime(self, runtime: str) -> str:
         if runtime == "auto":

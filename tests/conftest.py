@@ -72,3 +72,14 @@ def models_installed(weights_dir, monkeypatch) -> Path:
     """Point segcam at the prepared weights for this test."""
     monkeypatch.setenv("SEGCAM_DATA_DIR", str(weights_dir))
     return weights_dir
+
+
+@pytest.fixture
+def own_models(weights_dir, tmp_path, monkeypatch) -> Path:
+    """A private copy of the prepared weights, for tests that damage or replace files."""
+    import shutil
+
+    copy = tmp_path / "own-data"
+    shutil.copytree(weights_dir, copy)
+    monkeypatch.setenv("SEGCAM_DATA_DIR", str(copy))
+    return copy

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from segcam import cli
-from segcam.models import weights
+from segcam.models import derived, weights
 from segcam.processor import FrameProcessor
 from segcam.settings import Settings
 
@@ -216,3 +216,65 @@ def test_has_display_rules():
     assert not cli.has_display({}, "linux")
     assert cli.has_display({"WAYLAND_DISPLAY": "wayland-0"}, "linux")
     assert cli.has_display({"QT_QPA_PLATFORM": "offscreen"}, "linux")
+
+
+# -- damaged caches (converted weights, ONNX exports) are made again, never a traceback
+
+
+def truncate(path, size: int = 1000) -> None:
+    path.write_bytes(path.read_bytes()[:size])
+
+
+def general_caches():
+    from segcam.segmenter import _onnx_cache_path
+
+    return [weights.models_dir() / "selfie_segmentation.pt", _onnx_cache_path("mediapipe-general")]
+
+
+def test_truncated_caches_between_runs_are_made_again(own_models, carphone_clip):
+    assert run_cli("--source", carphone_clip, "--output", "none", "--max-frames", 3, "--model", "mediapipe-general",
+                   "--quiet") == 0
+    env = {**os.environ, "SEGCAM_DATA_DIR": str(own_models)}
+    for command in (["run", "--source", str(carphone_clip), "--max-frames", "3", "--output", "none"],
+                    ["bench", "--frames", "2", "--size", "320x240"]):  # both pick mediapipe-general (4:3)
+        for path in general_caches():
+            truncate(path)
+        done = subprocess.run([sys.executable, "-m", "segcam", *command], env=env, capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == 0, done.stderr
+        assert "Traceback" not in done.stderr and "is damaged" in done.stderr
+        assert all(derived.check(path).ok for path in general_caches())
+
+
+def test_models_download_force_replaces_damaged_and_good_caches(own_models, capsys):
+    from segcam.segmenter import Segmenter
+
+    Segmenter("mediapipe-general", "cpu", runtime="onnxruntime")
+    pt, onnx = general_caches()
+    truncate(onnx)
+    landscape_pt = weights.models_dir() / "selfie_segmentation_landscape.pt"
+    before = landscape_pt.stat().st_ino, landscape_pt.stat().st_mtime_ns
+
+    assert cli.main(["models", "download", "--force"]) == 0  # offline: the .tflite files verify already
+    out = capsys.readouterr().out
+    assert str(onnx) in out and str(pt) in out
+    assert derived.check(onnx).ok and derived.check(pt).ok
+    assert (landscape_pt.stat().st_ino, landscape_pt.stat().st_mtime_ns) != before  # made again, though good
+
+
+def test_models_download_deletes_other_models_damaged_caches(own_models, capsys):
+    from segcam.segmenter import _onnx_cache_path
+
+    stray = _onnx_cache_path("best-0123456789ab")  # the export of a trained model file
+    stray.parent.mkdir(parents=True, exist_ok=True)
+    stray.write_bytes(b"\x08\x07")  # what a crash of an older segcam could leave
+    assert cli.main(["models", "download", "mediapipe-landscape"]) == 0
+    assert f"Deleted {stray}" in capsys.readouterr().out
+    assert not stray.exists()
+
+
+def test_models_import_replaces_a_damaged_pt(own_models, shared_models, capsys):
+    pt = weights.models_dir() / "selfie_segmentation_landscape.pt"
+    truncate(pt)
+    assert cli.main(["models", "import", str(shared_models / "selfie_segmentation_landscape.tflite")]) == 0
+    assert derived.check(pt).ok

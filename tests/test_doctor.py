@@ -384,6 +384,36 @@ def test_weights_present_and_damaged(models_installed, tmp_path, monkeypatch):
     assert landscape.ok
 
 
+def test_caches_none_yet():
+    result = doctor.check_caches()
+    assert result.ok and "none yet" in result.detail
+
+
+def test_damaged_cache_is_reported_with_the_fix(own_models, capsys):
+    from segcam.segmenter import Segmenter, _onnx_cache_path
+
+    Segmenter("mediapipe-landscape", "cpu", runtime="onnxruntime")
+    assert doctor.check_caches().ok
+    onnx = _onnx_cache_path("mediapipe-landscape")
+    onnx.write_bytes(onnx.read_bytes()[:1000])
+
+    result = doctor.check_caches()
+    assert not result.ok and f"onnx/{onnx.name}: its sha256 differs" in result.detail
+    assert result.fix.startswith("segcam models download --force")
+    assert cli.main(["models", "download", "--force"]) == 0  # the fix works
+    assert doctor.check_caches().ok
+
+
+def test_an_unrecorded_cache_that_does_not_load_is_damaged(own_models):
+    from segcam.models import derived, weights
+
+    pt = weights.models_dir() / "selfie_segmentation.pt"
+    derived.record_path(pt).unlink()  # as an older segcam left it
+    pt.write_bytes(pt.read_bytes()[:500])
+    result = doctor.check_caches()
+    assert not result.ok and "selfie_segmentation.pt: it does not load" in result.detail
+
+
 # -- Qt --------------------------------------------------------------------------------------
 
 def test_qt_probe_loads_offscreen(monkeypatch):
@@ -451,6 +481,7 @@ def test_run_checks_on_a_fake_linux_machine(machine, models_installed):
     for name in ("v4l2loopback", "exclusive_caps", "Loopback device", "Device access", "Qt"):
         assert by_name[name].ok, by_name[name]
     assert by_name["Model selfie_segmentation.tflite"].ok
+    assert by_name["Model caches"].ok, by_name["Model caches"]
 
 
 def test_cli_doctor_json_on_this_machine(capsys):

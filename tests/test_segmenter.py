@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from segcam.errors import SettingsError
-from segcam.models import registry
+from segcam.models import derived, registry
 from segcam.models.mediapipe import SelfieSegmentation
 from segcam.segmenter import FrameInput, Segmenter, pick_device
 
@@ -108,3 +108,79 @@ def test_cuda_graph_fp16_matches_cpu(models_installed, shared_dir, model):
         # fp16 moves a few steep edge pixels by a few percent; the mask itself agrees
         assert np.abs(a - b).mean() < 2e-3 and np.abs(a - b).max() < 0.15
         assert ((a > 0.5) == (b > 0.5)).mean() > 0.999
+
+
+# -- the ONNX export and the converted weights are derived files: damage is mended on start
+
+
+def truncate(path, size: int = 1000) -> None:
+    path.write_bytes(path.read_bytes()[:size])
+
+
+def onnx_export(name: str = "mediapipe-landscape"):
+    from segcam.segmenter import _onnx_cache_path
+
+    return _onnx_cache_path(name)
+
+
+def pt_file():
+    from segcam.models import weights
+
+    return weights.models_dir() / "selfie_segmentation_landscape.pt"
+
+
+@pytest.mark.parametrize("damaged", ["onnx", "onnx without record", "pt", "both"])
+def test_a_truncated_cache_is_made_again_on_start(own_models, damaged):
+    frame = np.zeros((144, 256, 3), np.uint8)
+    expected = Segmenter("mediapipe-landscape", "cpu", runtime="onnxruntime").predict(frame)
+    if damaged == "onnx without record":
+        derived.record_path(onnx_export()).unlink()  # as an older segcam left it
+    if damaged.startswith("onnx") or damaged == "both":
+        truncate(onnx_export())
+    if damaged in ("pt", "both"):
+        truncate(pt_file())
+        onnx_export().unlink()  # so the export needs the torch weights again
+
+    again = Segmenter("mediapipe-landscape", "cpu", runtime="onnxruntime", download=False)
+    assert np.abs(again.predict(frame) - expected).max() < 1e-6
+    assert derived.check(onnx_export()).ok
+    if damaged in ("pt", "both"):
+        assert derived.check(pt_file()).ok
+
+
+def test_truncated_pt_is_converted_again_for_torch(own_models):
+    truncate(pt_file())
+    segmenter = Segmenter("mediapipe-landscape", "cpu", runtime="torch", download=False)
+    assert segmenter.predict(np.zeros((72, 128, 3), np.uint8)).shape == (144, 256)
+    assert derived.check(pt_file()).ok
+
+
+def test_onnx_runtime_refusing_a_verified_export(own_models, monkeypatch, caplog):
+    import segcam.segmenter as segmenter_module
+
+    Segmenter("mediapipe-landscape", "cpu", runtime="onnxruntime")
+
+    class Refusing:
+        def __init__(self, *args):
+            raise RuntimeError("[ONNXRuntimeError] : 1 : FAIL : Unsupported model IR version: 99")
+
+    monkeypatch.setattr(segmenter_module, "OnnxRunner", Refusing)
+    fallback = Segmenter("mediapipe-landscape", "cpu", runtime="auto")  # auto: torch takes over
+    assert fallback.runtime == "torch" and "running the network in torch instead" in caplog.text
+    assert fallback.predict(np.zeros((72, 128, 3), np.uint8)).shape == (144, 256)
+    with pytest.raises(SettingsError, match=r"Unsupported model IR version: 99\); use --runtime torch"):
+        Segmenter("mediapipe-landscape", "cpu", runtime="onnxruntime")
+    assert derived.check(onnx_export()).ok  # the file itself is fine and stays
+
+
+def test_onnx_caches_lists_each_models_exports(own_models):
+    from segcam.segmenter import onnx_caches
+
+    Segmenter("mediapipe-landscape", "cpu", runtime="onnxruntime")
+    older = onnx_export().with_name("mediapipe-landscape-torch2.0.0.onnx")
+    older.write_bytes(b"")
+    other = onnx_export().with_name("mediapipe-landscape-x-torch2.0.0.onnx")  # a model named like a prefix
+    other.write_bytes(b"")
+    assert [c.path.name for c in onnx_caches("mediapipe-landscape")] == sorted([older.name, onnx_export().name])
+    assert {older, other, onnx_export()} <= {c.path for c in onnx_caches()}
+    assert all(c.path.name.startswith("mediapipe-general-") for c in onnx_caches("mediapipe-general"))

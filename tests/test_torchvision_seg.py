@@ -103,3 +103,29 @@ def test_a_foreign_file_is_refused():
     torch.save({"something": torch.zeros(3)}, path)
     with pytest.raises(WeightsError, match="does not hold"):
         registry.create_model("lraspp-mobilenet-v3", download=False)
+
+
+def test_a_truncated_weights_file_is_fetched_again(monkeypatch, caplog):
+    from segcam.models import derived
+
+    path = torchvision_seg.weights_file(LRASPP)
+    state = write_torchvision_weights(LRASPP)
+    registry.create_model("lraspp-mobilenet-v3", download=False)  # recorded on first use
+    assert derived.check(path).ok
+    path.write_bytes(path.read_bytes()[:4096])
+
+    with pytest.raises(WeightsError) as info:  # offline: one sentence, and the useless file is gone
+        registry.create_model("lraspp-mobilenet-v3", download=False)
+    assert "damaged" in str(info.value) and "download.pytorch.org" in str(info.value)
+    assert not path.exists()
+
+    path.write_bytes(b"\0" * 4096)  # damaged again, now without a record: it does not load
+    fetched = []
+
+    def download(url, dst, *args, **kwargs):  # torch.hub's download, serving a good copy
+        fetched.append(url)
+        torch.save(state, dst)
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", download)
+    registry.create_model("lraspp-mobilenet-v3", download=True)
+    assert len(fetched) == 1 and derived.check(path).ok and "fetched again" in caplog.text

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from segcam.errors import WeightsError
-from segcam.models import weights
+from segcam.models import derived, weights
 
 GENERAL = "selfie_segmentation.tflite"
 LANDSCAPE = "selfie_segmentation_landscape.tflite"
@@ -106,7 +106,7 @@ def test_download_caches_verified_file(serve, shared_models, fake_converter, cap
 
     assert path == weights.models_dir() / GENERAL
     assert weights.verify(GENERAL)
-    assert cache_contents() == ["selfie_segmentation.pt", GENERAL]
+    assert cache_contents() == ["selfie_segmentation.pt", "selfie_segmentation.pt.sha256", GENERAL]
     assert fake_converter == [path]
     assert capfd.readouterr().err == ""  # progress off: no bar
     [record] = weights.installed()
@@ -261,3 +261,60 @@ def test_torch_weights_path_converts_a_cached_tflite(serve, shared_models):
     assert pt == weights.models_dir() / "selfie_segmentation_landscape.pt"
     assert weights.verify(LANDSCAPE)
     assert len(torch.load(pt, weights_only=True)) > 0
+
+
+# -- the converted .pt is a derived file: checked on every use, converted again when damaged
+
+
+def truncate(path: Path, size: int = 100) -> None:
+    path.write_bytes(path.read_bytes()[:size])
+
+
+@pytest.mark.parametrize("record", ["recorded", "from an older segcam, unrecorded"])
+def test_truncated_pt_is_converted_again(shared_models, caplog, record):
+    weights.import_file(shared_models / GENERAL)
+    pt = weights.models_dir() / "selfie_segmentation.pt"
+    good = torch.load(pt, weights_only=True)
+    if record != "recorded":
+        derived.record_path(pt).unlink()
+    truncate(pt)
+
+    assert weights.torch_weights_path(GENERAL, download=False) == pt
+    saved = torch.load(pt, weights_only=True)
+    assert all(torch.equal(saved[k], good[k]) for k in good)
+    assert derived.check(pt).ok
+    assert "converting selfie_segmentation.tflite again" in caplog.text
+    assert not any(name.endswith(".part") for name in cache_contents())
+
+
+def test_a_pt_that_verifies_is_used_as_it_is(shared_models, fake_converter):
+    weights.import_file(shared_models / GENERAL)
+    pt = weights.torch_weights_path(GENERAL, download=False)
+    stamp = pt.stat().st_mtime_ns
+    assert weights.torch_weights_path(GENERAL, download=False) == pt
+    assert pt.stat().st_mtime_ns == stamp and len(fake_converter) == 1
+
+
+def test_import_and_download_replace_a_damaged_pt(shared_models, serve, fake_converter):
+    weights.import_file(shared_models / LANDSCAPE)
+    pt = weights.models_dir() / "selfie_segmentation_landscape.pt"
+    truncate(pt, 10)
+    weights.import_file(shared_models / LANDSCAPE)
+    assert derived.check(pt).ok and len(fake_converter) == 2
+
+    truncate(pt, 10)
+    serve(shared_models)
+    weights.download(LANDSCAPE, progress=False)
+    assert derived.check(pt).ok and len(fake_converter) == 3
+
+
+def test_damaged_pt_and_damaged_tflite_offline_say_how_to_get_the_file(shared_models, fake_converter):
+    weights.import_file(shared_models / GENERAL)
+    truncate(weights.models_dir() / "selfie_segmentation.pt")
+    truncate(weights.models_dir() / GENERAL)
+    with pytest.raises(WeightsError) as raised:
+        weights.torch_weights_path(GENERAL, download=False)
+    message = str(raised.value)
+    assert message.startswith(f"Model file {GENERAL} is damaged:")
+    assert "`segcam models download`" in message and "`segcam models import FILE.tflite`" in message
+    assert not (weights.models_dir() / "selfie_segmentation.pt").exists()  # useless, so gone

@@ -6,17 +6,22 @@ wants: softmax over classes, channel 15. Heavier than MediaPipe and the own netw
 more accurate on hard scenes: an option for people with a GPU.
 
 The weights come through torchvision's weights API (a pinned URL with a hash in its name)
-into segcam's model folder, on first use. Offline, one WeightsError says where to put the file.
+into segcam's model folder, on first use, and are then a derived file (see `derived`): a
+damaged copy is deleted and fetched again. Offline, one WeightsError says where to put the file.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from segcam.errors import WeightsError
+from segcam.models import derived
+
+log = logging.getLogger(__name__)
 
 PERSON_CLASS = 15  # index of "person" in the VOC categories of the COCO_WITH_VOC_LABELS weights
 MEAN = (0.485, 0.456, 0.406)
@@ -71,12 +76,31 @@ def weights_file(architecture: str) -> Path:
     return weights_dir() / Path(pinned.url).name
 
 
+def weights_cache(architecture: str) -> derived.Derived:
+    return derived.Derived(weights_file(architecture), derived.loads_as_state_dict)
+
+
+def derived_caches() -> list[derived.Derived]:
+    """The torchvision weight files on this machine (what `segcam doctor` checks)."""
+    return [cache for cache in map(weights_cache, ARCHITECTURES) if cache.path.exists()]
+
+
 def load_pretrained(architecture: str, download: bool = True) -> PersonProbability:
-    """The network with torchvision's COCO/VOC weights, fetched on first use when allowed."""
+    """The network with torchvision's COCO/VOC weights, fetched on first use when allowed.
+
+    A file that does not verify is deleted and fetched again.
+    """
     _, pinned = _builders()[architecture]
-    path = weights_file(architecture)
+    cache = weights_cache(architecture)
+    path = cache.path
+    status = cache.check()
+    if status.state == derived.DAMAGED:
+        log.warning("%s is damaged (%s); it is fetched again", path, status.detail)
+        derived.discard(path)
     if not path.exists() and not download:
-        raise WeightsError(_how_to_get(architecture, f"The {architecture} weights are not installed"))
+        what = "damaged (and were deleted)" if status.state == derived.DAMAGED else "not installed"
+        raise WeightsError(_how_to_get(architecture, f"The {architecture} weights are {what}"))
+    fetching = not path.exists()
     try:
         # torchvision's weights API: downloads into model_dir once (checking the hash in the
         # file name), afterwards just reads the file there
@@ -84,9 +108,12 @@ def load_pretrained(architecture: str, download: bool = True) -> PersonProbabili
     except OSError as e:  # URLError and socket errors: offline, or the host is unreachable
         raise WeightsError(_how_to_get(architecture, f"Could not download the {architecture} weights "
                                        f"({getattr(e, 'reason', e)})")) from e
-    except RuntimeError as e:  # torch.load on a truncated or foreign file, or a hash mismatch
-        raise WeightsError(f"{path} is not a usable {architecture} weights file ({e}); delete it "
-                           "and try again.") from e
+    except RuntimeError as e:  # a download whose hash does not match the one in its name
+        derived.discard(path)
+        raise WeightsError(_how_to_get(architecture, f"The {architecture} weights that came down are not "
+                                       f"usable ({str(e).strip().splitlines()[0]})")) from e
+    if fetching:
+        derived.record(path)  # torch.hub checked the download against the hash in its name
     network = build_architecture(architecture)
     state = {k: v for k, v in state.items() if not k.startswith("aux_classifier.")}
     try:

@@ -5,7 +5,8 @@ taken out of the ``mediapipe==0.10.14`` wheel via pip (which may have a proxy or
 configured). A person can also import a copy they have. Every file is pinned by sha256,
 written under a temporary name and renamed only once its hash matches, so the cache never
 holds a partial or foreign file. Each cached ``.tflite`` is converted once to a torch
-state dict, ``<stem>.pt``, next to it.
+state dict, ``<stem>.pt``, next to it: a derived file (see `derived`), checked on every
+use and converted again when it does not verify.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ from pathlib import Path
 import platformdirs
 from tqdm import tqdm
 
+from segcam import fileio
 from segcam.errors import WeightsError
+from segcam.models import derived
 
 log = logging.getLogger(__name__)
 
@@ -89,12 +92,7 @@ def how_to_get(name: str, problem: str) -> str:
     )
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(CHUNK_BYTES), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+sha256_of = fileio.sha256_of
 
 
 def verify(name: str) -> bool:
@@ -119,12 +117,11 @@ def installed() -> list[InstalledModel]:
 def download(name: str, progress: bool = True, on_progress: ProgressCallback | None = None) -> Path:
     """Make sure `name` is cached and converted; return the cached .tflite path.
 
-    Fetches only when there is no good copy yet. Raises WeightsError when the file cannot
-    be had, with a sentence saying how to get it by hand.
+    Fetches only when there is no good copy yet; converts again a .pt that does not verify.
+    Raises WeightsError when the file cannot be had, with a sentence saying how to get it by hand.
     """
     tflite = _cached(name) or _fetch(name, progress, on_progress)
-    if not tflite.with_suffix(".pt").exists():
-        _convert(tflite)
+    _ensure_converted(tflite)
     return tflite
 
 
@@ -146,22 +143,40 @@ def import_file(path: str | os.PathLike) -> Path:
             tflite = _store_verified(models_dir() / name, _read_chunks(f), f"{source}")
     except OSError as e:
         raise WeightsError(f"Cannot import {source}: {e.strerror or e}.") from e
-    # the file may replace a corrupt copy, but a .pt only ever comes from a verified file
-    if not tflite.with_suffix(".pt").exists():
-        _convert(tflite)
+    # the file may replace a corrupt copy, and so may the .pt converted from it
+    _ensure_converted(tflite)
     return tflite
+
+
+def torch_cache(name: str) -> derived.Derived:
+    """The torch state dict converted from model file `name`, as a derived file."""
+    return derived.Derived(models_dir() / Path(_known(name)).with_suffix(".pt").name, derived.loads_as_state_dict)
+
+
+def derived_caches() -> list[derived.Derived]:
+    """The converted state dicts on this machine (what `segcam doctor` checks)."""
+    return [cache for cache in map(torch_cache, PINNED) if cache.path.exists()]
 
 
 def torch_weights_path(name: str, download: bool = True, progress: bool = True,
                        on_progress: ProgressCallback | None = None) -> Path:
-    """The cached torch state dict for model file `name`, converting or downloading as needed."""
-    pt = models_dir() / Path(_known(name)).with_suffix(".pt").name
-    if pt.exists():
-        return pt
+    """The cached torch state dict for model file `name`, converting or downloading as needed.
+
+    A .pt that does not verify is converted again from the .tflite (fetched first when that
+    is missing or damaged too, and `download` allows).
+    """
+    cache = torch_cache(name)
+    status = cache.check()
+    if status.ok:
+        return cache.path
+    if status.state == derived.DAMAGED:
+        log.warning("%s is damaged (%s); converting %s again", cache.path, status.detail, name)
+        derived.discard(cache.path)
     tflite = _cached(name)
     if tflite is None:
         if not download:
-            raise WeightsError(how_to_get(name, f"Model file {name} is not installed"))
+            state = "damaged" if (models_dir() / name).exists() else "not installed"
+            raise WeightsError(how_to_get(name, f"Model file {name} is {state}"))
         tflite = _fetch(name, progress, on_progress)
     return _convert(tflite)
 
@@ -279,11 +294,9 @@ def _read_chunks(f) -> Iterator[bytes]:
 
 def _store_verified(dest: Path, chunks: Iterable[bytes], source: str) -> Path:
     """Write `chunks` to `dest` only if they hash to dest's pinned sha256; else leave nothing."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    try:
+    with fileio.replacing(dest) as tmp:
         digest = hashlib.sha256()
-        with os.fdopen(fd, "wb") as f:
+        with open(tmp, "wb") as f:
             for chunk in chunks:
                 digest.update(chunk)
                 f.write(chunk)
@@ -292,30 +305,27 @@ def _store_verified(dest: Path, chunks: Iterable[bytes], source: str) -> Path:
                 f"{source} does not match the pinned sha256 of {dest.name} "
                 f"(got {digest.hexdigest()[:12]}…), so it was not used."
             )
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return dest
 
 
+def _ensure_converted(tflite: Path) -> Path:
+    """The .pt beside a verified .tflite, converted again when it does not verify."""
+    cache = torch_cache(tflite.name)
+    return derived.ensure(cache.path, lambda tmp: _convert_to(tflite, tmp), cache.load_check)
+
+
 def _convert(tflite: Path) -> Path:
-    """Port the cached .tflite to torch once and save its state dict atomically as <stem>.pt."""
+    """Port the cached .tflite to torch and save its state dict as <stem>.pt, with its record."""
+    return derived.write(tflite.with_suffix(".pt"), lambda tmp: _convert_to(tflite, tmp))
+
+
+def _convert_to(tflite: Path, target: Path) -> None:
     import torch
 
     from segcam.models.mediapipe import from_tflite  # heavy, and only needed once per file
 
-    pt = tflite.with_suffix(".pt")
-    state = from_tflite(tflite).state_dict()
-    fd, tmp = tempfile.mkstemp(dir=pt.parent, prefix=f".{pt.name}.", suffix=".part")
-    os.close(fd)
-    try:
-        torch.save(state, tmp)
-        os.replace(tmp, pt)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return pt
+    with open(target, "wb") as f:  # through a file object: the archive is then named the same every time
+        torch.save(from_tflite(tflite).state_dict(), f)
 
 
 def _pip_command() -> list[str]:
