@@ -14,19 +14,18 @@ from segcam.settings import Settings
 
 # Temporal smoothing blends each new mask into the previous result after moving that result
 # along the image's optical flow, so a moving person is followed without a trail while a
-# still edge is averaged over several frames. Where the new mask still disagrees with the
-# moved one by a pooled _MOTION or more (a turn, a hand entering, a scene cut) it is taken at
+# still edge is averaged over several frames. Where the picture moves (pooled flow of
+# _MOVING_PX model pixels a frame or more) or the new mask disagrees with the moved one by a
+# pooled _MOTION or more (a turn, a hand entering, a scene cut), the new mask is taken at
 # once; below that its weight falls off quadratically to the still weight,
 # _STILL_WEIGHT_HALF ** (2 * smoothing): 0.1 at the default smoothing 0.5.
-# Why flow: on `segcam eval --motion` clips (people/split_val60 swaying over still photos,
-# with moving ground truth) the same blend without flow cost 0.033 IoU against the raw mask
-# (0.826 -> 0.793, landscape model) by trailing the person; with flow it costs 0.007
-# (-> 0.819), and the temporal error (dtSSD) stays at raw's (0.096 vs 0.095; 0.102 without).
-# On the real clips the refined flicker is 60-74% of raw; with the smoothing slider at 1.0
-# it is still 66%, a floor set by movement the flow carries (better flow did not lower it).
-# Stronger settings that halve raw flicker there (a still weight near 0.05, or also gating
-# on image change) cost 0.02-0.03 IoU on the moving clips, so they are not the default.
+# Measured with `segcam eval --motion` on people/split_val60 (moving ground truth): without
+# the flow-speed gate the blend cost 0.011 IoU on fast motion (10-30 px a frame) and raised
+# the temporal error (dtSSD) by 8%, because flow is least reliable where things move fast;
+# with it the refiner costs no IoU on talking or fast clips and lowers dtSSD on both. The
+# numbers are in the README's "Mask quality" section.
 _MOTION = 0.8
+_MOVING_PX = 2.0  # model pixels a frame
 _MOTION_POOL_SIGMA = 2.0  # model pixels
 _STILL_WEIGHT_HALF = 0.1
 _MAX_FEATHER_SIGMA = 2.0  # in model pixels, at edge_softness 1.0
@@ -44,17 +43,20 @@ class FlowWarp:
         self._flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
         self._grid: tuple[np.ndarray, np.ndarray] | None = None
 
-    def __call__(self, previous: np.ndarray, grey: np.ndarray, previous_grey: np.ndarray) -> np.ndarray:
+    def __call__(self, previous: np.ndarray, grey: np.ndarray,
+                 previous_grey: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """`previous` moved to the current frame, and how far each pixel moved (None: unknown)."""
         height, width = grey.shape
         if max(height, width) < _MIN_FLOW_SIZE:
-            return previous  # too small for DIS to find any motion
+            return previous, None  # too small for DIS to find any motion
         if self._grid is None or self._grid[0].shape != grey.shape:
             self._grid = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
         # flow from the current frame back to the previous one: where each pixel came from
         flow = self._flow.calc(grey, previous_grey, None)
         map_x = self._grid[0] + flow[..., 0]
         map_y = self._grid[1] + flow[..., 1]
-        return cv2.remap(previous, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        moved = cv2.remap(previous, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        return moved, cv2.magnitude(flow[..., 0], flow[..., 1])
 
 
 class MaskRefiner:
@@ -89,9 +91,12 @@ class MaskRefiner:
         if previous is None or previous.shape != mask.shape or self.smoothing <= 0:
             self._previous = mask
             return mask
-        moved = self._warp(previous, grey, previous_grey)
+        moved, speed = self._warp(previous, grey, previous_grey)
         change = cv2.GaussianBlur(cv2.absdiff(mask, moved), (0, 0), _MOTION_POOL_SIGMA)
         motion = np.minimum(change * (1.0 / _MOTION), 1.0)
+        if speed is not None:
+            moving = cv2.GaussianBlur(speed, (0, 0), _MOTION_POOL_SIGMA) * (1.0 / _MOVING_PX)
+            motion = np.minimum(np.maximum(motion, moving), 1.0)
         # weight of the new mask: the still weight where it agrees, rising to 1 where it does not
         still_weight = _STILL_WEIGHT_HALF ** (2.0 * self.smoothing)
         weight = motion * motion * (1.0 - still_weight) + still_weight

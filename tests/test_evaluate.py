@@ -148,11 +148,13 @@ def test_cli_needs_images_and_masks_or_video(capsys):
 
 
 def test_video_flicker_is_cut_by_the_refiner(models_installed, carphone_clip, hamilton_clip, capsys):
-    # measured 0.60-0.74 of the raw flicker on these clips: the refiner follows real movement
-    # (which counts as flicker here) and steadies the rest; see test_motion_eval.py for lag
+    # measured 0.70-0.83 of the raw flicker on these clips: the refiner follows real movement
+    # (which counts as flicker here) and steadies what is still. It smoothed more (0.60-0.74)
+    # before it stopped smoothing where the picture moves, which cost IoU on moving people
+    # (see test_motion_eval.py, where lag and noise are measured against moving truth)
     for clip in (carphone_clip, hamilton_clip):
         assert main(["eval", "--video", str(clip), "--json", "--device", "cpu"]) == 0
         data = json.loads(capsys.readouterr().out)
         assert set(data) >= {"model", "flicker_raw", "flicker_refined"}
         assert data["model"].startswith("mediapipe-")  # auto: picked by frame shape, as `segcam run` does
-        assert 0 < data["flicker_refined"] <= 0.8 * data["flicker_raw"]
+        assert 0 < data["flicker_refined"] <= 0.9 * data["flicker_raw"]
