@@ -173,23 +173,21 @@ def _free_backup_name(path: Path) -> Path:
     return backup
 
 
-def _set_aside(path: Path, problem: object) -> str:
-    """Move an unreadable settings file out of the way and say so (on stderr too), in one sentence."""
+def _set_aside(path: Path) -> str:
+    """Move an unreadable settings file out of the way; where it went, as words for a warning."""
     try:
         backup = _free_backup_name(path)
         path.replace(backup)
-        kept = f" (kept as {backup})"
     except OSError:
-        kept = ""
-    warning = f"Settings file {path} could not be read ({problem}); using defaults{kept}."
-    log.warning("%s", warning)
-    return warning
+        return ""
+    return f" (kept as {backup})"
 
 
 def keep_broken(path: Path | None = None) -> str | None:
     """Before writing settings: a file there that is not settings is moved aside, never overwritten.
 
-    Returns the warning to show, or None when the file is missing or reads as settings.
+    Returns the warning to show (it is logged too), or None when the file is missing or reads
+    as settings.
     """
     path = path or config_path()
     if not path.exists():
@@ -197,7 +195,9 @@ def keep_broken(path: Path | None = None) -> str | None:
     try:
         _read_object(path)
     except (OSError, ValueError) as exc:
-        return _set_aside(path, exc)
+        warning = f"Settings file {path} had been replaced by something unreadable ({exc}){_set_aside(path)}."
+        log.warning("%s", warning)
+        return warning
     return None
 
 
@@ -213,7 +213,9 @@ def load(path: Path | None = None) -> tuple[Settings, list[str]]:
     try:
         data = _read_object(path)
     except (OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
-        return Settings(), [_set_aside(path, exc)]
+        warning = f"Settings file {path} could not be read ({exc}); using defaults{_set_aside(path)}."
+        log.warning("%s", warning)
+        return Settings(), [warning]
     settings, warnings = Settings.from_dict(data)
     for warning in warnings:
         log.warning("%s", warning)

@@ -85,7 +85,7 @@ def test_keep_broken_moves_garbage_aside_before_a_save(tmp_path):
     assert settings_module.keep_broken(path) is None  # good settings stay where they are
     path.write_bytes(b"\x00\xff garbage")
     warning = settings_module.keep_broken(path)
-    assert warning and "could not be read" in warning
+    assert warning and "replaced by something unreadable" in warning and "settings.json.broken" in warning
     assert (tmp_path / "settings.json.broken").read_bytes() == b"\x00\xff garbage" and not path.exists()
 
 
