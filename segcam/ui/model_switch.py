@@ -71,11 +71,14 @@ class ModelSwitching:
         name = self.network_for(settings)
         return name if name is not None and not installed(name) else None
 
-    def ask_for_model(self, name: str, on_ready, on_refused=None) -> WeightsDialog:
+    def ask_for_model(self, name: str, on_ready, on_refused=None) -> WeightsDialog | None:
         """The download dialog for registered model `name`, non-blocking; on_ready runs once it is installed."""
         previous, self.weights_dialog = self.weights_dialog, None
         if previous is not None and previous.isVisible():
             previous.reject()  # superseded: its refusal is not the user's
+        if installed(name):  # it arrived meanwhile (a download that went on in the background)
+            on_ready()
+            return None
         dialog = WeightsDialog(name, self)
         self.weights_dialog = dialog
 
@@ -87,8 +90,10 @@ class ModelSwitching:
             on_ready()
 
         def refused() -> None:
-            if self.weights_dialog is dialog and on_refused is not None:
-                self.weights_dialog = None
+            if self.weights_dialog is not dialog:
+                return  # superseded by a newer dialog, not refused by the user
+            self.weights_dialog = None
+            if on_refused is not None:
                 on_refused()
 
         dialog.accepted.connect(ready)
