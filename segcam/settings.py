@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,13 +60,13 @@ class Settings:
             raise SettingsError(f"Unknown device {self.device!r}; choose one of {', '.join(DEVICES)}.")
         if self.width <= 0 or self.height <= 0:
             raise SettingsError(f"Frame size must be positive, got {self.width}x{self.height}.")
-        if self.fps <= 0:
+        if not (math.isfinite(self.fps) and self.fps > 0):
             raise SettingsError(f"Frame rate must be positive, got {self.fps}.")
         if len(self.color) != 3 or not all(0 <= int(c) <= 255 for c in self.color):
             raise SettingsError(f"Colour must be three values 0-255, got {self.color}.")
         for name in ("blur_strength", "splash_strength", "edge_softness", "smoothing"):
             value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
+            if not 0.0 <= value <= 1.0:  # NaN fails this too
                 raise SettingsError(f"{name.replace('_', ' ')} must be between 0 and 1, got {value}.")
         if self.threshold is not None and not 0.0 < self.threshold < 1.0:
             raise SettingsError(f"Threshold must be between 0 and 1, got {self.threshold}.")
@@ -97,8 +98,8 @@ class Settings:
             default = getattr(defaults, f.name)
             try:
                 values[f.name] = _coerce(value, default, f.name)
-            except (TypeError, ValueError):
-                warnings.append(f"Ignored setting {f.name}={value!r}: wrong type.")
+            except (TypeError, ValueError, OverflowError):  # OverflowError: int(1e400)
+                warnings.append(f"Ignored setting {f.name}={_shorten(value)}: wrong type.")
         settings = cls(**values)
         try:
             settings.validate()
@@ -107,6 +108,11 @@ class Settings:
             keep = {k: values[k] for k in ("user_backgrounds", "window_geometry") if k in values}
             settings = cls(**keep)
         return settings, warnings
+
+
+def _shorten(value, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _coerce(value, default, name):
@@ -146,27 +152,74 @@ def config_path() -> Path:
     return Path(platformdirs.user_config_dir("segcam", appauthor=False)) / "settings.json"
 
 
+def _read_object(path: Path) -> dict:
+    """The JSON object in a settings file; ValueError when it holds anything else."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except RecursionError:  # "[[[[…" nested deeper than the parser goes
+        raise ValueError("nested too deeply") from None
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
+    return data
+
+
+def _free_backup_name(path: Path) -> Path:
+    """settings.json.broken, or .broken.1, .broken.2 … when an earlier broken file is kept there already."""
+    backup = path.with_name(path.name + ".broken")
+    number = 1
+    while backup.exists():
+        backup = path.with_name(f"{path.name}.broken.{number}")
+        number += 1
+    return backup
+
+
+def _set_aside(path: Path) -> str:
+    """Move an unreadable settings file out of the way; where it went, as words for a warning."""
+    try:
+        backup = _free_backup_name(path)
+        path.replace(backup)
+    except OSError:
+        return ""
+    return f" (kept as {backup})"
+
+
+def keep_broken(path: Path | None = None) -> str | None:
+    """Before writing settings: a file there that is not settings is moved aside, never overwritten.
+
+    Returns the warning to show (it is logged too), or None when the file is missing or reads
+    as settings.
+    """
+    path = path or config_path()
+    if not path.exists():
+        return None
+    try:
+        _read_object(path)
+    except (OSError, ValueError) as exc:
+        warning = f"Settings file {path} had been replaced by something unreadable ({exc}){_set_aside(path)}."
+        log.warning("%s", warning)
+        return warning
+    return None
+
+
 def load(path: Path | None = None) -> tuple[Settings, list[str]]:
     """Load saved settings. A missing file gives defaults; a broken one gives defaults and a warning.
 
-    A broken file is kept aside as settings.json.broken so nothing the user made is lost.
+    A broken file is kept aside as settings.json.broken so nothing the user made is lost, and
+    the warning goes to the log (stderr) as well as to the caller.
     """
     path = path or config_path()
     if not path.exists():
         return Settings(), []
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(data, dict):
-            raise ValueError("not a JSON object")
-    except (OSError, ValueError) as exc:
-        backup = path.with_name(path.name + ".broken")
-        try:
-            path.replace(backup)
-            kept = f" (kept as {backup})"
-        except OSError:
-            kept = ""
-        return Settings(), [f"Settings file {path} could not be read ({exc}); using defaults{kept}."]
-    return Settings.from_dict(data)
+        data = _read_object(path)
+    except (OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
+        warning = f"Settings file {path} could not be read ({exc}); using defaults{_set_aside(path)}."
+        log.warning("%s", warning)
+        return Settings(), [warning]
+    settings, warnings = Settings.from_dict(data)
+    for warning in warnings:
+        log.warning("%s", warning)
+    return settings, warnings
 
 
 def save(settings: Settings, path: Path | None = None) -> Path:

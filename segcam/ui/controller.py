@@ -19,9 +19,12 @@ from typing import Callable
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from segcam.errors import SegcamError
+from segcam.models import registry
 from segcam.pipeline import Pipeline
 from segcam.processor import Result
+from segcam.segmenter import Segmenter
 from segcam.settings import Settings
+from segcam.ui.vcam_panel import describe_failure
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +39,11 @@ class PipelineController(QObject):
     failed = Signal(object, object)  # (Settings that were refused, the error)
     paused = Signal(object)  # the pause mode now in force, or None
     vcam_started = Signal(str)  # the virtual camera's description
-    vcam_failed = Signal(object)  # VirtualCameraError (the switch is off again)
+    vcam_failed = Signal(object, str)  # VirtualCameraError (the switch is off again), what to do in words
     vcam_stopped = Signal()
     stopped = Signal(object)  # the pipeline ended by itself: the error, or None for a finished file
+    network_ready = Signal(object)  # Settings whose network loaded beside the running one
+    network_failed = Signal(object, object)  # (those Settings, the error); the running pipeline is untouched
 
     def __init__(self, realtime: bool = True, parent: QObject | None = None):
         super().__init__(parent)
@@ -80,6 +85,14 @@ class PipelineController(QObject):
             self._apply_queued = True
         self._submit(self._apply_latest)
 
+    def load_network(self, settings: Settings) -> None:
+        """Load the network these settings choose without touching the running pipeline.
+
+        Answers with network_ready, after which apply(settings) switches to it from the caches
+        it filled (the converted weights, the ONNX export), or network_failed.
+        """
+        self._submit(lambda: self._load_network(settings))
+
     def pause(self, mode: str | None) -> None:
         self._submit(lambda: self._pause(mode))
 
@@ -91,6 +104,12 @@ class PipelineController(QObject):
         with self._lock:
             result, self._frame_pending = self._latest, False
             return result
+
+    @property
+    def frame_size(self) -> tuple[int, int] | None:
+        """(width, height) of the newest frame, or None before the first."""
+        with self._lock:
+            return self._frame_size
 
     @property
     def running(self) -> bool:
@@ -138,6 +157,17 @@ class PipelineController(QObject):
             return
         self.applied.emit(settings)
 
+    def _load_network(self, settings: Settings) -> None:
+        try:
+            width, height = self.frame_size or (settings.width, settings.height)
+            Segmenter(registry.resolve(settings.model, width, height), settings.device, download=False)
+        except Exception as exc:  # noqa: BLE001 - whatever it is, the old network keeps running
+            if not isinstance(exc, SegcamError):
+                log.exception("loading a network failed")
+            self.network_failed.emit(settings, exc)
+            return
+        self.network_ready.emit(settings)
+
     def _start(self, settings: Settings) -> None:
         self._stop_pipeline()
         pipeline = Pipeline(settings, on_result=lambda result: self._on_result(pipeline, result),
@@ -179,7 +209,7 @@ class PipelineController(QObject):
             sink = VirtualCameraSink(width, height, self.pipeline.settings.fps, backend=backend, device=device)
         except SegcamError as exc:
             self._vcam_wanted = None
-            self.vcam_failed.emit(exc)
+            self.vcam_failed.emit(exc, describe_failure(exc))  # here: it may run `segcam doctor`'s checks
             return
         self.pipeline.add_sink(sink)
         self._vcam = sink

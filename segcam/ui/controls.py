@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QCheckBox, QColorDialog, QHBoxLayout, QPushButton,
 from segcam.settings import GREEN, Settings
 from segcam.ui import icons
 from segcam.ui.effects_bar import HINTS, effect_label
-from segcam.ui.widgets import Card, LabeledSlider, label
+from segcam.ui.widgets import Card, ElidedLabel, LabeledSlider, label
 
 SWATCHES = {"Green": GREEN, "Blue": (0, 71, 187), "White": (255, 255, 255), "Charcoal": (40, 44, 52)}
 
@@ -58,12 +58,12 @@ class EffectControls(Card):
         self.video = QWidget()
         video_row = QHBoxLayout(self.video)
         video_row.setContentsMargins(0, 0, 0, 0)
-        self.video_name = label("No video chosen", "hint")
-        self.video_name.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        choose = QPushButton(icons.icon("folder"), "Choose video…")
-        choose.clicked.connect(self.choose_video_requested)
+        # a long file name is shortened (whole in the tooltip) rather than pushing the panel wider
+        self.video_name = ElidedLabel("No video chosen", "hint")
+        self.choose_video = QPushButton(icons.icon("folder"), "Choose video…")
+        self.choose_video.clicked.connect(self.choose_video_requested)
         video_row.addWidget(self.video_name, 1)
-        video_row.addWidget(choose)
+        video_row.addWidget(self.choose_video)
 
         self.edge = LabeledSlider("Edge softness", "Feathering of the edge around you: more hides a ragged outline")
         self.smoothing = LabeledSlider("Smoothing", "Steadies the outline between frames: more is calmer, "
@@ -103,7 +103,7 @@ class EffectControls(Card):
                                          f"border: 2px solid rgb{self._color};")
         self.video_name.setText(Path(settings.background_video).name if settings.background_video
                                 else "No video chosen")
-        self.video_name.setToolTip(settings.background_video)
+        self.video_name.setToolTip(settings.background_video)  # the whole path
         self.mirror_output.blockSignals(True)
         self.mirror_output.setChecked(settings.mirror)
         self.mirror_output.blockSignals(False)

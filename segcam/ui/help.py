@@ -26,6 +26,7 @@ class ShortcutsDialog(QDialog):
         grid.setHorizontalSpacing(28)
         grid.setVerticalSpacing(6)
         self.rows: list[tuple[str, str]] = []
+        self.unavailable: list[str] = []  # names of the rows whose action cannot be used here
         for action in actions:
             keys = ", ".join(s.toString(s.SequenceFormat.NativeText) for s in action.shortcuts())
             if not keys:
@@ -34,9 +35,14 @@ class ShortcutsDialog(QDialog):
             name = action.property("shortcut_name") or action.text().replace("&", "").rstrip("…")
             self.rows.append((name, keys))
             row = len(self.rows) - 1
-            grid.addWidget(label(name), row, 0)
-            key = label(keys, "value")
+            name_label, key = label(name), label(keys, "value")
             key.setAlignment(Qt.AlignmentFlag.AlignRight)
+            if not action.isEnabled():  # listed, so nothing is a mystery, but shown as off
+                self.unavailable.append(name)
+                for widget in (name_label, key):
+                    widget.setEnabled(False)
+                    widget.setToolTip(action.toolTip())
+            grid.addWidget(name_label, row, 0)
             grid.addWidget(key, row, 1)
         layout.addLayout(grid)
         close = QPushButton("Close")

@@ -137,12 +137,31 @@ class WindowMenus:
         help_menu.addSeparator()
         help_menu.addAction(self.about_action)
 
+    def _tray_or_not(self) -> None:
+        """Without a system tray a hidden window could not be brought back: Hide to tray is off, and says why."""
+        if self.tray is None:
+            self.hide_action.setEnabled(False)
+            self.hide_action.setText("Hide to tray (no system tray)")
+            self.hide_action.setToolTip("This desktop has no system tray to bring the window back from")
+
     def shortcut_actions(self) -> list[QAction]:
-        """The actions listed in Help > Keyboard shortcuts, in menu order."""
-        actions = [self.pause_action, self.vcam_action, *self.effect_actions.values(), *self.view_actions.values(),
-                   self.mirror_action, self.open_video_action, self.add_background_action,
-                   self.refresh_cameras_action, self.hide_action, self.shortcuts_action, self.quit_action]
-        return [action for action in actions if action.isEnabled()]
+        """Every action of the window that has a shortcut, in menu order.
+
+        Read from the actions themselves (the menus first, then any others the window holds),
+        so Help > Keyboard shortcuts cannot drift from what the keys do.
+        """
+        ordered: list[QAction] = []
+
+        def walk(actions) -> None:
+            for action in actions:
+                if action.menu() is not None:
+                    walk(action.menu().actions())
+                elif action not in ordered:
+                    ordered.append(action)
+
+        walk(self.menuBar().actions())
+        ordered += [action for action in self.actions() if action not in ordered]
+        return [action for action in ordered if action.shortcuts()]
 
     # -- pause, view, window -----------------------------------------------------------------
 
@@ -160,6 +179,7 @@ class WindowMenus:
         self.pause_action.setChecked(mode is not None)
         self.pause_action.setText("Resume camera" if mode else "Pause camera")
         self.preview.set_badge(PAUSE_BADGES[mode] if mode else "")
+        self.stats_bar.set_paused(mode)
 
     def set_view(self, view: str) -> None:
         self.view_actions[view].setChecked(True)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QPushButton, QWidget
+from PySide6.QtWidgets import QComboBox, QPushButton, QWidget
 
 from segcam.models import registry
 from segcam.settings import Settings
-from segcam.ui.widgets import Card, compact_combo, form
+from segcam.ui.widgets import Card, compact_combo, form, label
+
+NOT_INSTALLED = "not installed"
 
 
 def available_devices() -> list[tuple[str, str]]:
@@ -23,6 +25,16 @@ def available_devices() -> list[tuple[str, str]]:
     return devices
 
 
+class _ModelCombo(QComboBox):
+    """A compact combo that says, each time it opens, which models still need a download."""
+
+    about_to_open = Signal()
+
+    def showPopup(self) -> None:  # noqa: N802 - Qt's name
+        self.about_to_open.emit()
+        super().showPopup()
+
+
 class ModelPanel(Card):
     model_chosen = Signal(str)
     device_chosen = Signal(str)
@@ -30,24 +42,46 @@ class ModelPanel(Card):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__("Model", parent)
-        self.model = compact_combo()
+        self.model = compact_combo(_ModelCombo)
         self.model.addItem("Automatic (by frame shape)", "auto")
         self.model.setItemData(0, "The landscape network for wide frames, the general one otherwise",
                                Qt.ItemDataRole.ToolTipRole)
         for name in registry.names():
             self.model.addItem(name, name)
-            self.model.setItemData(self.model.count() - 1, registry.get(name).description,
-                                   Qt.ItemDataRole.ToolTipRole)
         self.device = compact_combo()
         for value, text in available_devices():
             self.device.addItem(text, value)
         self.body.addLayout(form(("Model", self.model), ("Runs on", self.device)))
+        self.loading = label("", "hint", wrap=True)
+        self.loading.hide()
+        self.body.addWidget(self.loading)
         manage = QPushButton("Model files…")
         manage.setToolTip("Download model weights, or import a file you have")
         manage.clicked.connect(self.manage_requested)
         self.body.addWidget(manage, 0, Qt.AlignmentFlag.AlignLeft)
         self.model.activated.connect(lambda i: self.model_chosen.emit(self.model.itemData(i)))
+        self.model.about_to_open.connect(self.mark_installed)
         self.device.activated.connect(lambda i: self.device_chosen.emit(self.device.itemData(i)))
+        self.mark_installed()
+
+    def mark_installed(self) -> None:
+        """Name every registered model whose weights are not on this machine yet."""
+        for i in range(self.model.count()):
+            name = self.model.itemData(i)
+            if name not in registry.names():
+                continue
+            spec = registry.get(name)
+            ready = spec.installed()
+            self.model.setItemText(i, name if ready else f"{name} ({NOT_INSTALLED})")
+            self.model.setItemData(i, spec.description + ("" if ready else "; choosing it offers the download"),
+                                   Qt.ItemDataRole.ToolTipRole)
+
+    def show_loading(self, name: str | None, running: str = "") -> None:
+        """While a chosen network loads beside the running one, say so; None when done."""
+        self.loading.setVisible(bool(name))
+        if name:
+            self.loading.setText(f"Loading {name}…" + (f" {running} keeps running until it is ready." if running
+                                                       else ""))
 
     def show_settings(self, settings: Settings) -> None:
         for combo, value in ((self.model, settings.model), (self.device, settings.device)):

@@ -35,9 +35,8 @@ def _prepare_environment(workdir: Path) -> None:
     os.environ["SEGCAM_CONFIG_DIR"] = str(workdir / "config")
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from segcam.models import weights
-    from segcam.ui.weights_dialog import missing_files
 
-    if missing_files("auto"):
+    if not all(weights.verify(name) for name in weights.PINNED):
         os.environ["SEGCAM_DATA_DIR"] = str(workdir / "data")
         for name in weights.PINNED:
             weights.import_file(shared_dir() / "models" / name)

@@ -4,32 +4,53 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 
 from segcam.capture import camera_index
+from segcam.ui.widgets import ElidedLabel
+
+PAUSED_SENDING = {"freeze": "a frozen frame", "blank": "a blank frame", "blur": "a blurred frame"}
 
 
 class StatsBar(QStatusBar):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setSizeGripEnabled(False)
-        self.source_status = QLabel("")
+        # a long file name is shortened here rather than widening the window
+        self.source_status = ElidedLabel("", elide=Qt.TextElideMode.ElideMiddle)
         self.fps_label = QLabel("— fps")
         self.ms_label = QLabel("— ms per frame")
         self.latency_label = QLabel("— ms latency")
-        self.device_label = QLabel("")
+        self.device_label = ElidedLabel("", elide=Qt.TextElideMode.ElideRight)
+        self.device_label.setMaximumWidth(260)
         self.addWidget(self.source_status, 1)
         for widget in (self.fps_label, self.ms_label, self.latency_label, self.device_label):
             self.addPermanentWidget(widget)
+        self._shown: tuple | None = None  # the last (stats, source), to show again when the pause changes
+        self._paused: str | None = None
 
-    def show_stats(self, stats, source: str) -> None:
-        """stats: the controller's pipeline.Stats; source: the camera index or video file it comes from."""
+    def show_stats(self, stats, source: str, paused: str | None = None) -> None:
+        """stats: the controller's pipeline.Stats; source: the camera index or video file it comes from;
+        paused: the pause mode in force, or None."""
+        self._shown, self._paused = (stats, source), paused
         self.fps_label.setText(f"{stats.fps:.1f} fps")
-        self.ms_label.setText(f"{stats.ms_per_frame:.1f} ms per frame")
+        if paused:  # the network does not run; what is sent is the pause picture
+            self.ms_label.setText("network paused")
+        else:
+            self.ms_label.setText(f"{stats.ms_per_frame:.1f} ms per frame")
         self.latency_label.setText(f"{stats.latency_ms:.0f} ms latency")
         device = {"cpu": "CPU", "cuda": "GPU", "mps": "Apple GPU"}.get(stats.device, stats.device)
         self.device_label.setText(f"{stats.model} on {device}")
         name = f"Camera {source}" if camera_index(source) is not None else Path(source).name
+        if paused:
+            self.source_status.setText(f"{name}: paused, sending {PAUSED_SENDING.get(paused, 'the pause picture')}")
+            return
         dropped = (f" · {stats.dropped} frame{'s' if stats.dropped != 1 else ''} skipped to keep up"
                    if stats.dropped else "")
         self.source_status.setText(f"{name}: {stats.source_status}{dropped}")
+
+    def set_paused(self, paused: str | None) -> None:
+        """Say so at once when the pause changes, without waiting for the next stats."""
+        if self._shown is not None and paused != self._paused:
+            self.show_stats(*self._shown, paused)

@@ -52,6 +52,7 @@ QPushButton:checked, QToolButton:checked {{ background: #233058; border-color: {
 QPushButton:disabled, QToolButton:disabled {{ color: #5c6270; }}
 QPushButton[role="primary"] {{ background: {ACCENT}; border-color: {ACCENT}; color: white; font-weight: 600; }}
 QPushButton[role="primary"]:hover {{ background: {ACCENT_STRONG}; }}
+QPushButton[role="primary"]:disabled {{ background: #2c3550; border-color: #2c3550; color: #7d8599; }}
 QToolButton[role="flat"] {{ background: transparent; border-color: transparent; padding: 4px 8px; }}
 QToolButton[role="flat"]:hover {{ background: {SURFACE_RAISED}; }}
 QToolButton[role="flat"]:checked {{ background: #233058; border-color: {ACCENT}; }}
@@ -114,6 +115,8 @@ QMenuBar::item:selected {{ background: {SURFACE_RAISED}; }}
 QMenu {{ background: {SURFACE_RAISED}; border: 1px solid {BORDER}; padding: 6px; border-radius: 8px; }}
 QMenu::item {{ padding: 6px 24px 6px 24px; border-radius: 6px; }}
 QMenu::item:selected {{ background: #2c3a63; }}
+QMenu::item:disabled {{ color: #5c6270; }}
+QLabel:disabled {{ color: #5c6270; }}
 QMenu::separator {{ height: 1px; background: {BORDER}; margin: 5px 8px; }}
 QMenu::indicator {{ width: 12px; height: 12px; left: 6px; }}
 

@@ -5,15 +5,30 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
+from segcam import doctor
 from segcam.errors import VirtualCameraError
-from segcam.sinks import driver_fix
+from segcam.sinks import driver_fix as generic_driver_fix
 from segcam.ui.widgets import Card, ToggleSwitch, label, restyle
 
 HOW_TO_USE = "In Zoom, Meet or Teams, open the video settings and choose this camera."
 
 
+def driver_fix() -> str:
+    """The fix `segcam doctor` gives on this machine for the virtual camera driver.
+
+    It comes from the doctor's own checks (install the package, then load the module with its
+    options), so the app and the doctor never say different things. The checks run commands
+    (modinfo, mokutil): call this off the GUI thread.
+    """
+    try:
+        failed = [check for check in doctor.virtual_camera_checks(doctor.Host()) if not check.ok and check.fix]
+    except Exception:  # noqa: BLE001 - a check that cannot run still leaves the generic advice
+        failed = []
+    return failed[0].fix if failed else generic_driver_fix()
+
+
 def describe_failure(error: Exception) -> str:
-    """A missing driver is named as such, with the exact fix for this platform."""
+    """A missing driver is named as such, with the exact fix for this machine."""
     if isinstance(error, VirtualCameraError) and isinstance(error.__cause__, RuntimeError):
         return f"No virtual camera driver: {driver_fix()}."
     return str(error)

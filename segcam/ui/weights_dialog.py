@@ -1,10 +1,18 @@
-"""First run without model weights: download them with progress, or import a file when offline."""
+"""Getting a model's weights onto this machine: download them with progress, or import a file when offline.
+
+The dialog is for one registered model, the one the user's choice resolves to for the frame
+shape at hand, and asks only for what that model needs. There is one download at a time,
+whichever dialog started it: a dialog opened while it runs shows it rather than starting a
+second one.
+"""
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QDialog, QFileDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout,
                                QWidget)
 
@@ -12,67 +20,113 @@ from segcam.errors import SegcamError
 from segcam.models import registry, weights
 from segcam.ui.widgets import label, restyle
 
+# the mediapipe wheel the weights module falls back to when MediaPipe's storage is unreachable
+WHEEL_MB = 36
+MEDIAPIPE_FILE_KB = 250  # each selfie_segmentation .tflite, about
 
-def needed_files(model: str) -> list[str]:
-    """The pinned weight files a model setting may use ("auto" picks by frame shape: both shapes').
 
-    Models whose weights come another way (torchvision's, a trained model file) list none.
+def needed_files(name: str) -> list[str]:
+    """The pinned weight files registered model `name` loads; none for models whose weights come another way."""
+    return list(registry.get(name).weight_files)
+
+
+def missing_files(name: str) -> list[str]:
+    return [file for file in needed_files(name) if not weights.verify(file)]
+
+
+def installed(name: str) -> bool:
+    """Whether model `name` can load without a download."""
+    return registry.get(name).installed()
+
+
+class _WheelNotice(logging.Handler):
+    """Notices the weights module saying it falls back to the mediapipe wheel, so the dialog can say so.
+
+    The weights module reports download progress only for the direct download; the wheel is
+    fetched by pip in one go, and this log line is the one sign that it started.
     """
-    if model in ("", "auto"):
-        names = {registry.pick_for_frame(16, 9), registry.pick_for_frame(1, 1)}
-    else:
-        names = {registry.resolve(model, 16, 9)}
-    return sorted({f for name in names for f in registry.get(name).weight_files})
 
+    def __init__(self, on_wheel):
+        super().__init__(logging.INFO)
+        self.on_wheel = on_wheel
 
-def missing_files(model: str) -> list[str]:
-    return [name for name in needed_files(model) if not weights.verify(name)]
+    def emit(self, record: logging.LogRecord) -> None:
+        if weights.WHEEL_REQUIREMENT in record.getMessage():
+            self.on_wheel()
 
 
 class _Downloader(QObject):
-    """Fetches files on a thread; reports with signals (the dialog's widgets stay in the GUI thread)."""
+    """Fetches a model's weights on a thread; reports with signals (widgets stay in the GUI thread)."""
 
     progress = Signal(str, int, int)  # file, bytes done, bytes total (0: unknown)
     file_done = Signal(str)
-    finished = Signal(object)  # None, or the WeightsError that stopped it
+    wheel = Signal()  # the direct download failed; the mediapipe wheel is being fetched with pip
+    finished = Signal(object)  # None, or the SegcamError that stopped it
 
-    def __init__(self, names: list[str]):
+    def __init__(self, model: str, files: list[str]):
         super().__init__()
-        self.names = names
+        self.model = model
+        self.files = files
+        self.done = False
+        self.error: SegcamError | None = None
         self.thread = threading.Thread(target=self._run, name="segcam-weights-download", daemon=True)
 
     def _run(self) -> None:
+        error = None
         try:
-            for name in self.names:
+            if self.files:
+                self._fetch_files()
+            else:  # weights that come through the model's own API (torchvision's)
+                registry.create_model(self.model, download=True)
+        except SegcamError as exc:
+            error = exc
+        except Exception as exc:  # noqa: BLE001 - shown in the dialog rather than lost in a thread
+            error = SegcamError(f"Downloading failed unexpectedly: {exc}")
+        self.error, self.done = error, True
+        self.finished.emit(error)
+
+    def _fetch_files(self) -> None:
+        logger = logging.getLogger(weights.__name__)
+        notice = _WheelNotice(self.wheel.emit)
+        level = logger.level
+        logger.addHandler(notice)
+        if not logger.isEnabledFor(logging.INFO):
+            logger.setLevel(logging.INFO)
+        try:
+            for name in self.files:
                 weights.download(name, progress=False,
                                  on_progress=lambda done, total, n=name: self.progress.emit(n, done, total or 0))
                 self.file_done.emit(name)
-        except SegcamError as exc:
-            self.finished.emit(exc)
-            return
-        except Exception as exc:  # noqa: BLE001 - shown in the dialog rather than lost in a thread
-            self.finished.emit(SegcamError(f"Downloading failed unexpectedly: {exc}"))
-            return
-        self.finished.emit(None)
+        finally:
+            logger.removeHandler(notice)
+            logger.setLevel(level)
+
+
+_active: _Downloader | None = None  # the download in flight, if any
+
+
+def active_download() -> _Downloader | None:
+    return _active if _active is not None and not _active.done else None
 
 
 class WeightsDialog(QDialog):
-    """Lists the missing files; accepts itself once every one is installed."""
+    """Lists what model `name` misses; accepts itself once the model is installed."""
 
-    def __init__(self, model: str, parent: QWidget | None = None):
+    def __init__(self, name: str, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("Get the segmentation model")
         self.setMinimumWidth(520)
-        self.model = model
+        self.model = name
+        self.spec = registry.get(name)
         self._downloader: _Downloader | None = None
+        self._waited_since = 0.0
+        self._phase = ""
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 22, 24, 20)
         layout.setSpacing(12)
         layout.addWidget(label("segcam needs a model to find you in the picture", "heading"))
-        layout.addWidget(label(
-            "It uses Google's MediaPipe Selfie Segmentation (Apache-2.0, well under 1 MB), downloaded once "
-            "from MediaPipe's public storage and checked against a pinned SHA-256. Offline? Import a copy of the "
-            ".tflite file instead.", "hint", wrap=True))
+        self.intro = label(self._introduction(), "hint", wrap=True)
+        layout.addWidget(self.intro)
         self.files = QLabel()
         self.files.setTextFormat(Qt.TextFormat.RichText)
         layout.addWidget(self.files)
@@ -87,6 +141,7 @@ class WeightsDialog(QDialog):
         buttons = QHBoxLayout()
         self.import_button = QPushButton("Import file…")
         self.import_button.setToolTip("Use a selfie_segmentation .tflite file you already have")
+        self.import_button.setVisible(bool(self.spec.weight_files))  # only pinned files can be checked
         self.cancel_button = QPushButton("Not now")
         self.download_button = QPushButton("Download")
         self.download_button.setProperty("role", "primary")
@@ -99,23 +154,63 @@ class WeightsDialog(QDialog):
         self.import_button.clicked.connect(self._ask_import)
         self.cancel_button.clicked.connect(self.reject)
         self.download_button.clicked.connect(self.download)
+        self._ticker = QTimer(self, interval=1000, timeout=self._tick)  # elapsed time while pip works
         self._refresh()
+        if active_download() is not None:  # started by an earlier dialog: show it, do not start another
+            self._attach(active_download())
+
+    def _introduction(self) -> str:
+        files = self.spec.weight_files
+        if files:
+            shown = " and ".join(files)
+            return (f"It uses Google's MediaPipe Selfie Segmentation (Apache-2.0): {shown}, about "
+                    f"{MEDIAPIPE_FILE_KB * len(files)} KB, downloaded once from MediaPipe's public storage and "
+                    f"checked against a pinned SHA-256. If that storage cannot be reached, segcam fetches the "
+                    f"{weights.WHEEL_REQUIREMENT} package instead ({WHEEL_MB} MB, with pip) and takes the file "
+                    "out of it. Offline? Import a copy of the .tflite file.")
+        return (f"{self.spec.name}: {self.spec.description}. Its weights are not on this computer yet; segcam "
+                "downloads them once. The model that runs now keeps running meanwhile.")
 
     def missing(self) -> list[str]:
         return missing_files(self.model)
 
     def download(self) -> None:
-        names = self.missing()
-        if not names or self._downloader is not None:
+        global _active
+        if self.spec.installed() or self._downloader is not None:
             return
+        if active_download() is not None:
+            self._attach(active_download())
+            return
+        _active = _Downloader(self.model, self.missing())
+        self._attach(_active)
+        _active.thread.start()
+
+    def _attach(self, downloader: _Downloader) -> None:
+        self._downloader = downloader
         self._set_busy(True)
         self.bar.setRange(0, 0)  # busy until the first bytes say how large the file is
-        self._show_status(f"Downloading {names[0]}…")
-        self._downloader = _Downloader(names)
-        self._downloader.progress.connect(self._progress)
-        self._downloader.file_done.connect(lambda _: self._refresh())
-        self._downloader.finished.connect(self._download_finished)
-        self._downloader.thread.start()
+        self._waited_since = time.monotonic()
+        self._phase = f"Downloading {downloader.model if not downloader.files else downloader.files[0]}…"
+        self._show_status(self._phase)
+        downloader.progress.connect(self._progress)
+        downloader.file_done.connect(self._refresh)
+        downloader.wheel.connect(self._wheel)
+        downloader.finished.connect(self._download_finished)
+        self._ticker.start()
+        if downloader.done:  # it ended before the connections were made
+            self._download_finished(downloader.error)
+
+    def _detach(self) -> None:
+        downloader, self._downloader = self._downloader, None
+        self._ticker.stop()
+        if downloader is None:
+            return
+        for signal, slot in ((downloader.progress, self._progress), (downloader.file_done, self._refresh),
+                             (downloader.wheel, self._wheel), (downloader.finished, self._download_finished)):
+            try:
+                signal.disconnect(slot)
+            except (RuntimeError, TypeError):  # already gone
+                pass
 
     def import_files(self, paths: list[str]) -> None:
         """What the Import button does after its file dialog (and what tests call)."""
@@ -140,27 +235,60 @@ class WeightsDialog(QDialog):
             self.bar.setValue(round(100 * done / total))
         else:
             self.bar.setRange(0, 0)  # unknown size: a busy bar
-        self._show_status(f"Downloading {name}: {done / 1024:.0f} KB" + (f" of {total / 1024:.0f} KB" if total else ""))
+        self._phase = f"Downloading {name}: {done / 1024:.0f} KB" + (f" of {total / 1024:.0f} KB" if total else "")
+        self._show_status(self._phase)
+
+    def _wheel(self) -> None:
+        self.bar.setRange(0, 0)  # pip reports nothing until it is done
+        self._waited_since = time.monotonic()
+        self._phase = (f"MediaPipe's storage cannot be reached, so segcam is fetching the "
+                       f"{weights.WHEEL_REQUIREMENT} package ({WHEEL_MB} MB) with pip…")
+        self._tick()
+
+    def _tick(self) -> None:
+        if self._downloader is not None and self.bar.maximum() == 0:
+            self._show_status(f"{self._phase} {time.monotonic() - self._waited_since:.0f} s")
 
     def _download_finished(self, error) -> None:
-        self._downloader.thread.join()
-        self._downloader = None
+        if self._downloader is None:
+            return  # already handled (it ended while this dialog attached)
+        self._downloader.thread.join(timeout=5)
+        self._detach()
         self._set_busy(False)
         if error is not None:
             self.bar.setRange(0, 100)
             self.bar.setValue(0)
-            self._show_status(str(error), error=True)
+            self._show_status(self._failure(error), error=True)
+            self.status.setToolTip(str(error))
         self._refresh()
 
-    def _refresh(self) -> None:
-        needed, missing = needed_files(self.model), set(self.missing())
-        rows = "".join(f"<div>{'✓' if name not in missing else '•'}&nbsp; {name}"
-                       f"&nbsp;&nbsp;<span style='color:#99a0ae'>{'installed' if name not in missing else 'needed'}"
-                       f"</span></div>" for name in needed)
+    def _failure(self, error: Exception) -> str:
+        """One sentence on why, and what to do: in this dialog, the Import button rather than commands."""
+        if not self.spec.weight_files:
+            return str(error)
+        names = " and ".join(self.missing()) or " and ".join(self.spec.weight_files)
+        # the weights module words its errors for the command line; its cause is the reason itself
+        reason = str(error.__cause__ or error).strip().rstrip(".")
+        return (f"Could not download {names} ({reason}). Offline? Click Import file… and choose a copy: "
+                f"MediaPipe publishes it, and the {weights.WHEEL_REQUIREMENT} package holds it in "
+                f"{weights.WHEEL_MODELS_DIR}.")
+
+    def _refresh(self, *_) -> None:
+        missing = set(self.missing())
+        needed = needed_files(self.model)
+        if needed:
+            rows = "".join(f"<div>{'✓' if name not in missing else '•'}&nbsp; {name}"
+                           f"&nbsp;&nbsp;<span style='color:#99a0ae'>{'installed' if name not in missing else 'needed'}"
+                           f"</span></div>" for name in needed)
+        else:
+            ready = self.spec.installed()
+            rows = (f"<div>{'✓' if ready else '•'}&nbsp; {self.model} weights&nbsp;&nbsp;"
+                    f"<span style='color:#99a0ae'>{'installed' if ready else 'needed'}</span></div>")
         self.files.setText(rows)
-        if not missing:
+        if self.spec.installed():
             self.bar.setRange(0, 100)
             self.bar.setValue(100)
+            self._detach()
             self.accept()
 
     def _set_busy(self, busy: bool) -> None:
@@ -171,8 +299,10 @@ class WeightsDialog(QDialog):
         self.status.setText(text)
         self.status.setProperty("state", "error" if error else "")
         restyle(self.status)
+        if self.isVisible():  # grow to the wrapped text rather than cut it off
+            self.layout().activate()
+            self.resize(self.width(), max(self.height(), self.sizeHint().height()))
 
     def reject(self) -> None:
-        if self._downloader is not None:  # a download in flight finishes in the background
-            self._downloader.finished.disconnect()
+        self._detach()  # a download in flight goes on; a dialog opened later shows it
         super().reject()

@@ -1,9 +1,10 @@
-"""Small building blocks the panels share: cards, a toggle switch, a labelled slider, a message bar."""
+"""Small building blocks the panels share: cards, a toggle switch, a labelled slider, message banners,
+a label that elides."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Property, QEasingCurve, QPropertyAnimation, QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QPainter
+from PySide6.QtCore import Property, QEasingCurve, QEvent, QPropertyAnimation, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QFontMetrics, QPainter
 from PySide6.QtWidgets import (QAbstractButton, QComboBox, QFormLayout, QFrame, QHBoxLayout, QLabel, QPushButton,
                                QSizePolicy, QSlider, QToolButton, QVBoxLayout, QWidget)
 
@@ -34,9 +35,9 @@ def form(*rows: tuple[str, QWidget]) -> QFormLayout:
     return layout
 
 
-def compact_combo() -> QComboBox:
+def compact_combo(kind: type[QComboBox] = QComboBox) -> QComboBox:
     """A combo box that does not widen its panel to fit a long entry (a file name)."""
-    combo = QComboBox()
+    combo = kind()
     combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
     combo.setMinimumContentsLength(8)
     return combo
@@ -152,11 +153,66 @@ class LabeledSlider(QWidget):
         self.changed.emit(position / 100.0)
 
 
-class MessageBar(QFrame):
-    """One line that tells the user what went wrong (or right) without a modal box.
+class ElidedLabel(QLabel):
+    """One line that shortens itself with "…" instead of widening its panel (a long file name).
 
-    An optional action button offers the fix ("Retry", "Get model…").
+    The whole text is in the tooltip.
     """
+
+    def __init__(self, text: str = "", role: str | None = None, elide=Qt.TextElideMode.ElideMiddle,
+                 parent: QWidget | None = None):
+        super().__init__(parent)
+        if role:
+            self.setProperty("role", role)
+        self._full = ""
+        self._elide = elide
+        # wants its whole text, makes do with little: only the minimum decides how narrow a panel may be
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        self.setMinimumWidth(40)
+        self.setText(text)
+
+    def setText(self, text: str) -> None:  # noqa: N802 - QLabel's name
+        self._full = text
+        self.setToolTip(text)
+        self._fit()
+
+    def text(self) -> str:
+        return self._full
+
+    def shown_text(self) -> str:
+        return super().text()
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        margins = self.contentsMargins()
+        width = QFontMetrics(self.font()).horizontalAdvance(self._full) + margins.left() + margins.right() + 2
+        return QSize(width, super().sizeHint().height())
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802
+        return QSize(self.minimumWidth(), super().minimumSizeHint().height())
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._fit()
+
+    def changeEvent(self, event) -> None:  # noqa: N802
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):  # the stylesheet's font arrived
+            self.updateGeometry()
+            self._fit()
+
+    def _fit(self) -> None:
+        room = max(self.contentsRect().width(), 0)
+        super().setText(QFontMetrics(self.font()).elidedText(self._full, self._elide, room))
+
+
+class MessageBar(QFrame):
+    """One banner that tells the user what went wrong (or right) without a modal box.
+
+    An optional action button offers the fix ("Retry", "Get model…"). A MessageStack holds
+    the window's banners.
+    """
+
+    dismissed = Signal()  # cleared: by its close button, its action, a timeout or the code
 
     ICONS = {"error": "✕", "warning": "!", "info": "i"}
     INFO_SECONDS = 6
@@ -216,7 +272,9 @@ class MessageBar(QFrame):
         self.message.setText("")
         self.level = ""
         self._callback = None
+        self._fade.stop()
         self.hide()
+        self.dismissed.emit()
 
     def _expire(self) -> None:
         if self.level == "info":
@@ -227,3 +285,86 @@ class MessageBar(QFrame):
         self.clear()
         if callback is not None:
             callback()
+
+
+class MessageStack(QWidget):
+    """The window's banners, stacked over the top edge of `host` rather than in the layout.
+
+    Showing or dismissing a banner never moves the rest of the window, and a second message
+    stacks under the first instead of replacing it. Each message has a key saying what it is
+    about: a new message with the same key replaces the old one, and clear(key) takes it away
+    once it no longer holds, leaving the others.
+    """
+
+    MARGIN = 10
+    SEVERITY = ("", "info", "warning", "error")
+
+    def __init__(self, host: QWidget):
+        super().__init__(host)
+        self._host = host
+        self._bars: dict[str, MessageBar] = {}
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(6)
+        host.installEventFilter(self)
+        self.hide()
+
+    def show_message(self, text: str, level: str = "error", action: str = "", callback=None,
+                     key: str = "general") -> MessageBar:
+        bar = self._bars.get(key)
+        if bar is None:
+            bar = MessageBar(self)
+            bar.dismissed.connect(lambda b=bar: self._remove(b))
+            self._bars[key] = bar
+            self.layout().addWidget(bar)
+        bar.show_message(text, level, action, callback)
+        self._place()
+        return bar
+
+    def clear(self, key: str | None = None) -> None:
+        """Take one message away (or every one)."""
+        for name in [key] if key is not None else list(self._bars):
+            bar = self._bars.get(name)
+            if bar is not None:
+                bar.clear()
+
+    def bar(self, key: str) -> MessageBar | None:
+        return self._bars.get(key)
+
+    def messages(self) -> list[tuple[str, str, str]]:
+        """(key, level, text) of every message shown, oldest first."""
+        return [(key, bar.level, bar.text()) for key, bar in self._bars.items()]
+
+    def text(self) -> str:
+        """Every message shown, one a line; empty when none is."""
+        return "\n".join(bar.text() for bar in self._bars.values())
+
+    @property
+    def level(self) -> str:
+        """The most severe level shown: "error", "warning", "info", or "" when none."""
+        return max((bar.level for bar in self._bars.values()), key=self.SEVERITY.index, default="")
+
+    def _remove(self, bar: MessageBar) -> None:
+        for key, shown in list(self._bars.items()):
+            if shown is bar:
+                del self._bars[key]
+                self.layout().removeWidget(bar)
+                bar.deleteLater()
+        self._place()
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802
+        if watched is self._host and event.type() == QEvent.Type.Resize:
+            self._place()
+        return False
+
+    def _place(self) -> None:
+        if not self._bars:
+            self.hide()
+            return
+        width = max(self._host.width() - 2 * self.MARGIN, 1)
+        layout = self.layout()
+        layout.activate()
+        height = layout.totalHeightForWidth(width) if layout.hasHeightForWidth() else layout.sizeHint().height()
+        self.setGeometry(self.MARGIN, self.MARGIN, width, min(height, max(self._host.height() - self.MARGIN, 1)))
+        self.show()
+        self.raise_()

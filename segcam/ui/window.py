@@ -13,14 +13,14 @@ import threading
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
-from PySide6.QtWidgets import (QButtonGroup, QFrame, QHBoxLayout, QMainWindow, QScrollArea, QToolButton, QVBoxLayout,
-                               QWidget)
+from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, Signal
+from PySide6.QtWidgets import (QApplication, QButtonGroup, QFrame, QHBoxLayout, QMainWindow, QScrollArea,
+                               QToolButton, QVBoxLayout, QWidget)
 
 from segcam import settings as settings_store
 from segcam.backgrounds import VideoBackground, read_image
 from segcam.capture import camera_index, list_cameras
-from segcam.errors import BackgroundError, VirtualCameraError
+from segcam.errors import BackgroundError, SourceError, VirtualCameraError
 from segcam.settings import Settings
 from segcam.ui import icons, resources
 from segcam.ui.controller import PipelineController
@@ -29,22 +29,24 @@ from segcam.ui.effects_bar import EffectBar, EffectThumbnails
 from segcam.ui.gallery import BackgroundGallery
 from segcam.ui.menus import WindowMenus
 from segcam.ui.model_panel import ModelPanel
+from segcam.ui.model_switch import ModelSwitching
 from segcam.ui.preview import VIEW_LABELS, VIEWS, PreviewWidget
 from segcam.ui.source_panel import SourcePanel
 from segcam.ui.stats_bar import StatsBar
 from segcam.ui.tray import make_tray
 from segcam.ui.vcam_panel import HOW_TO_USE, VirtualCameraPanel, describe_failure
-from segcam.ui.weights_dialog import WeightsDialog, missing_files
-from segcam.ui.widgets import MessageBar, label
+from segcam.ui.widgets import MessageStack, label
 
 log = logging.getLogger(__name__)
 
 THUMBNAIL_INTERVAL_MS = 400
 VCAM_WAITING = "Starts as soon as segcam has a picture from the camera."
 VCAM_OFF = "Off: meeting apps do not see segcam."
+DEFAULT_SIZE = QSize(1320, 860)
+OPEN_VIDEO_HINT = "To use a video file instead, choose File > Open video file (Ctrl+O)."
 
 
-class MainWindow(WindowMenus, QMainWindow):
+class MainWindow(WindowMenus, ModelSwitching, QMainWindow):
     cameras_found = Signal(list)
 
     def __init__(self, settings: Settings, warnings: list[str] | tuple = (), realtime: bool = True):
@@ -61,12 +63,12 @@ class MainWindow(WindowMenus, QMainWindow):
         self.defaults = resources.default_backgrounds()
         self.tray = None
         self._last_result = None
+        self._thumbnail_source = None  # the newest result taken while not paused
         self._model_ready = False  # the pipeline starts only once weights are in place
         self._closed = False
         self._camera_search: threading.Thread | None = None
         self._cameras_searched = False
         self._pipeline_error = False  # the message bar shows a failed start or change
-        self.weights_dialog: WeightsDialog | None = None
         self._gallery_shown: tuple | None = None
 
         self._build()
@@ -75,12 +77,13 @@ class MainWindow(WindowMenus, QMainWindow):
         self._build_menus()
         self.tray = make_tray(self, self.show_hide_action, self.pause_action, list(self.effect_actions.values()),
                               self.vcam_action, self.quit_action)
-        self.hide_action.setEnabled(self.tray is not None)
+        self._tray_or_not()
+        self._init_model_switching()
         self._connect()
         self._restore_geometry()
         self._refresh()
         if warnings:
-            self.message_bar.show_message(" ".join(warnings), "warning")
+            self.message_bar.show_message(" ".join(warnings), "warning", key="settings")
 
         self._save_timer = QTimer(self, singleShot=True, interval=300, timeout=self.save_settings)
         self._thumb_timer = QTimer(self, interval=THUMBNAIL_INTERVAL_MS, timeout=self._update_thumbnails)
@@ -97,8 +100,6 @@ class MainWindow(WindowMenus, QMainWindow):
 
         left = QVBoxLayout()
         left.setSpacing(12)
-        self.message_bar = MessageBar()
-        left.addWidget(self.message_bar)
 
         stage = QFrame()
         stage.setObjectName("Card")
@@ -109,6 +110,8 @@ class MainWindow(WindowMenus, QMainWindow):
         stage_layout.addWidget(self.preview, 1)
         stage_layout.addLayout(self._preview_toolbar())
         left.addWidget(stage, 1)
+        # banners lie over the top of the preview: showing one never moves the window's layout
+        self.message_bar = MessageStack(stage)
 
         effects_header = QHBoxLayout()
         effects_header.addWidget(label("EFFECT", "title"))
@@ -147,7 +150,7 @@ class MainWindow(WindowMenus, QMainWindow):
 
         self.stats_bar = StatsBar()
         self.setStatusBar(self.stats_bar)
-        self.resize(1320, 860)
+        self.resize(self._fitted(DEFAULT_SIZE))
 
     def _preview_toolbar(self) -> QHBoxLayout:
         bar = QHBoxLayout()
@@ -200,7 +203,7 @@ class MainWindow(WindowMenus, QMainWindow):
         self.source_panel.size_chosen.connect(lambda w, h: self.change(width=w, height=h))
         self.source_panel.fps_chosen.connect(lambda fps: self.change(fps=fps))
         self.model_panel.model_chosen.connect(self.set_model)
-        self.model_panel.device_chosen.connect(lambda device: self.change(device=device))
+        self.model_panel.device_chosen.connect(self.set_device)
         self.model_panel.manage_requested.connect(self.manage_models)
         self.vcam_panel.switched.connect(self.set_virtual_camera)
         for view, button in self.view_buttons.items():
@@ -215,28 +218,15 @@ class MainWindow(WindowMenus, QMainWindow):
             self.controller.set_virtual_camera(True, self.settings.vcam_backend, self.settings.vcam_device)
         else:
             self.vcam_panel.show_state(False, VCAM_OFF)
-        if missing_files(self.settings.model):
-            self.preview.clear("Waiting for the segmentation model…")
-            self.ask_for_model(self.settings.model, on_ready=self._start)
-        else:
+        if not self._first_start_needs_model():
             self._start()
 
     def _start(self) -> None:
+        if self._model_ready:
+            return
         self._model_ready = True
         self.preview.clear("Starting the camera…")
         self.controller.apply(self.settings)
-
-    def ask_for_model(self, model: str, on_ready) -> WeightsDialog:
-        """The download dialog, non-blocking; on_ready runs once every file is installed."""
-        dialog = WeightsDialog(model, self)
-        dialog.accepted.connect(on_ready)
-        dialog.rejected.connect(self._search_cameras_once)
-        dialog.rejected.connect(lambda: self.message_bar.show_message(
-            "segcam needs its segmentation model to find you in the picture.", "warning",
-            "Get model…", lambda: self.ask_for_model(model, on_ready)))
-        self.weights_dialog = dialog
-        dialog.open()
-        return dialog
 
     # -- changing settings -------------------------------------------------------------------
 
@@ -254,7 +244,7 @@ class MainWindow(WindowMenus, QMainWindow):
         self._search_cameras_once()
         if self._pipeline_error and settings is self.settings:
             self._pipeline_error = False
-            self.message_bar.clear()  # what it said went wrong now works
+            self.message_bar.clear("pipeline")  # what it said went wrong now works
         self._save_timer.start()
 
     def _failed(self, settings: Settings, error: Exception) -> None:
@@ -267,10 +257,15 @@ class MainWindow(WindowMenus, QMainWindow):
             self.settings = self.running_settings.replace(user_backgrounds=self.settings.user_backgrounds,
                                                           output=self.settings.output)
             self._refresh()
-            self.message_bar.show_message(message, "error")
+            self.message_bar.show_message(message, "error", key="pipeline")
+        elif isinstance(error, SourceError) and camera_index(settings.source) is not None:
+            # no camera (yet): the way on is a video file, so the banner says where and opens it
+            self.preview.clear(str(error))
+            self.message_bar.show_message(f"{error} {OPEN_VIDEO_HINT}", "error", "Open video file…",
+                                          self.ask_source_file, key="pipeline")
         else:
             self.preview.clear(str(error))
-            self.message_bar.show_message(str(error), "error", "Retry", lambda: self.change())
+            self.message_bar.show_message(str(error), "error", "Retry", lambda: self.change(), key="pipeline")
         self._pipeline_error = True
 
     def _stopped(self, error: Exception | None) -> None:
@@ -284,7 +279,8 @@ class MainWindow(WindowMenus, QMainWindow):
             return
         text = str(error) if error is not None else "The video has ended."
         self.preview.clear(text)
-        self.message_bar.show_message(text, "error" if error else "info", "Restart", lambda: self.change())
+        self.message_bar.show_message(text, "error" if error else "info", "Restart", lambda: self.change(),
+                                      key="pipeline")
         self._pipeline_error = True
 
     def _refresh(self) -> None:
@@ -294,7 +290,8 @@ class MainWindow(WindowMenus, QMainWindow):
         self.effect_actions[s.effect].setChecked(True)
         self.controls.show_settings(s)
         self.source_panel.show_settings(s)
-        self.model_panel.show_settings(s)
+        # a model loading beside the running one shows as chosen; it runs once it has loaded
+        self.model_panel.show_settings(s.replace(**self._pending_network) if self._pending_network else s)
         gallery = (tuple(map(str, self.defaults)), tuple(s.user_backgrounds))
         if gallery != self._gallery_shown:
             self.gallery.set_backgrounds(self.defaults, s.user_backgrounds, "")
@@ -304,9 +301,23 @@ class MainWindow(WindowMenus, QMainWindow):
     def save_settings(self) -> None:
         geometry = base64.b64encode(bytes(self.saveGeometry())).decode("ascii")
         try:
+            # something else wrote the file meanwhile and it is not settings: keep it, never overwrite
+            set_aside = settings_store.keep_broken()
             settings_store.save(self.settings.replace(window_geometry=geometry))
         except OSError as exc:
-            self.message_bar.show_message(f"Could not save settings: {exc}", "warning")
+            self.message_bar.show_message(f"Could not save settings: {exc}", "warning", key="settings")
+            return
+        if set_aside:
+            self.message_bar.show_message(f"{set_aside} The current settings were saved in its place.", "warning",
+                                          key="settings")
+
+    def _fitted(self, size: QSize) -> QSize:
+        """A window size no larger than the screen's free area (nor smaller than the window's minimum)."""
+        screen = self.screen() or QApplication.primaryScreen()
+        if screen is None:
+            return size
+        room = screen.availableGeometry().size()
+        return size.boundedTo(room).expandedTo(self.minimumSizeHint().boundedTo(room))
 
     def _restore_geometry(self) -> None:
         if self.settings.window_geometry:
@@ -314,6 +325,10 @@ class MainWindow(WindowMenus, QMainWindow):
                 self.restoreGeometry(QByteArray(base64.b64decode(self.settings.window_geometry)))
             except ValueError:
                 pass  # a damaged value: the default size will do
+        # a size saved on a larger screen (or by a window that had grown) must not run off this one
+        fitted = self._fitted(self.size())
+        if fitted != self.size():
+            self.resize(fitted)
 
     # -- effects and backgrounds -----------------------------------------------------------
 
@@ -349,14 +364,14 @@ class MainWindow(WindowMenus, QMainWindow):
                 continue
             added.append(path)
         if problems:
-            self.message_bar.show_message(" ".join(problems), "error")
+            self.message_bar.show_message(" ".join(problems), "error", key="backgrounds")
         if added:
             known = {str(p) for p in self.defaults} | set(self.settings.user_backgrounds)
             user = self.settings.user_backgrounds + [p for p in dict.fromkeys(added) if p not in known]
             self.change(user_backgrounds=user, effect="image", background=added[-1])
             if not problems:
                 names = ", ".join(Path(p).name for p in added)
-                self.message_bar.show_message(f"Added {names} to your backgrounds.", "info")
+                self.message_bar.show_message(f"Added {names} to your backgrounds.", "info", key="backgrounds")
         return added
 
     def remove_background(self, path: str) -> None:
@@ -373,7 +388,7 @@ class MainWindow(WindowMenus, QMainWindow):
         try:
             VideoBackground(path).close()
         except BackgroundError as exc:
-            self.message_bar.show_message(str(exc), "error")
+            self.message_bar.show_message(str(exc), "error", key="backgrounds")
             return False
         self.change(effect="video", background_video=str(Path(path).resolve()))
         return True
@@ -393,7 +408,13 @@ class MainWindow(WindowMenus, QMainWindow):
     # -- source, model ---------------------------------------------------------------------
 
     def set_source(self, source: str) -> None:
-        self.change(source=source, loop=camera_index(source) is None)
+        change = {"source": source, "loop": camera_index(source) is None}
+        # "Automatic" may pick the other network for this source's shape: get its weights first
+        name = self.needs_weights(self.settings.replace(**change)) if self._model_ready else None
+        if name is not None:
+            self.ask_for_model(name, on_ready=lambda: self.change(**change))
+        else:
+            self.change(**change)
 
     def _search_cameras_once(self) -> None:
         """The first search waits for the first start, so the two never open a camera at once."""
@@ -409,19 +430,6 @@ class MainWindow(WindowMenus, QMainWindow):
                                                name="segcam-find-cameras", daemon=True)
         self._camera_search.start()
 
-    def set_model(self, model: str) -> None:
-        if missing_files(model):
-            self._refresh()  # the old model stays until the new one's files are in
-            self.ask_for_model(model, on_ready=lambda: self.change(model=model))
-        else:
-            self.change(model=model)
-
-    def manage_models(self) -> None:
-        if missing_files(self.settings.model):
-            self.ask_for_model(self.settings.model, on_ready=self._start if not self._model_ready else lambda: None)
-        else:
-            self.message_bar.show_message("The model files segcam needs are installed.", "info")
-
     # -- virtual camera --------------------------------------------------------------------
 
     def set_virtual_camera(self, on: bool) -> None:
@@ -436,8 +444,8 @@ class MainWindow(WindowMenus, QMainWindow):
         self.vcam_panel.show_state(True, f"{description}\n{HOW_TO_USE}", "on")
         self.vcam_action.setChecked(True)
 
-    def _vcam_failed(self, error: Exception) -> None:
-        self.vcam_panel.show_state(False, describe_failure(error), "error")
+    def _vcam_failed(self, error: Exception, description: str = "") -> None:
+        self.vcam_panel.show_state(False, description or describe_failure(error), "error")
         self.vcam_panel.status.setToolTip(str(error))
         self.vcam_action.setChecked(False)
         self.settings = self.settings.replace(output="none")
@@ -457,11 +465,19 @@ class MainWindow(WindowMenus, QMainWindow):
         if result is None or self._closed:
             return
         self._last_result = result
+        if not self.paused:
+            # a paused result pairs the live frame with the frozen mask; the buttons keep the paused frame
+            self._thumbnail_source = result
         if self.isVisible():  # hidden in the tray: keep sending, skip drawing
             self.preview.show_result(result)
 
+    @property
+    def paused(self) -> bool:
+        """Paused, or the pipeline not yet resumed: set at once when asked, cleared once the pipeline runs again."""
+        return self.pause_action.isChecked() or self.controller.pause_mode is not None
+
     def _update_thumbnails(self) -> None:
-        result = self._last_result
+        result = self._thumbnail_source
         if result is None or not self.isVisible():
             return
         fallback = next(iter(self.gallery.paths()), "")
@@ -471,7 +487,7 @@ class MainWindow(WindowMenus, QMainWindow):
         self.effect_bar.set_thumbnails(pictures)
 
     def _show_stats(self, stats) -> None:
-        self.stats_bar.show_stats(stats, self.settings.source)
+        self.stats_bar.show_stats(stats, self.settings.source, self.controller.pause_mode)
 
     # -- closing ---------------------------------------------------------------------------
 
