@@ -17,6 +17,7 @@ Loaders for RVM's weight files are in `segcam.models.rvm_weights`.
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from functools import partial
 from pathlib import Path
@@ -27,6 +28,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.models.mobilenetv3 import InvertedResidual, InvertedResidualConfig
 from torchvision.ops.misc import Conv2dNormActivation
+
+from segcam.errors import SettingsError
 
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
@@ -54,12 +57,17 @@ _ENCODER_BLOCKS = [
 ]
 # features[i] whose outputs are the decoder's skips f1 (1/2), f2 (1/4), f3 (1/8); f4 is the last
 _SKIPS = (1, 3, 6)
+_THIRD = float(np.float32(1 / 3))  # the export's box-filter tap
 
 
 def lowres_size(height: int, width: int, ratio: float) -> tuple[int, int]:
     """The size the network runs at: int(H*r) x int(W*r), in float32 like RVM's export."""
     r = np.float32(ratio)
-    return int(np.float32(height) * r), int(np.float32(width) * r)
+    size = int(np.float32(height) * r), int(np.float32(width) * r)
+    if min(size) < 3:  # the fast guided filter's unpadded 3x3 box needs 3 pixels
+        raise SettingsError(f"A downsample ratio of {ratio:g} leaves {size[1]}x{size[0]} of a "
+                            f"{width}x{height} frame; the matting network needs at least 3x3.")
+    return size
 
 
 def state_shapes(height: int, width: int) -> list[tuple[int, int, int, int]]:
@@ -68,8 +76,8 @@ def state_shapes(height: int, width: int) -> list[tuple[int, int, int, int]]:
             for k, c in enumerate(STATE_CHANNELS, start=1)]
 
 
-def _norm(channels: int, batchnorm: bool, eps: float = 1e-5) -> nn.Module:
-    return nn.BatchNorm2d(channels, eps=eps) if batchnorm else nn.Identity()
+def _norm(channels: int, batchnorm: bool) -> nn.Module:
+    return nn.BatchNorm2d(channels) if batchnorm else nn.Identity()
 
 
 class Encoder(nn.Module):
@@ -227,8 +235,9 @@ def _gray_appended(rgb: Tensor) -> Tensor:
 class FastGuidedFilter(nn.Module):
     """Guided-filter upsampling with no learned weights (what RVM's TF.js export uses).
 
-    The guide is the image (RGB + grey); the filtered signal is (fgr residual, alpha). As in
-    the export, the 3x3 box filter has no padding: the low-res linear coefficients A and b are
+    The guide is the image (RGB + grey); the filtered signal is (fgr residual, alpha), each
+    channel guided by its own: R, G, B for the foreground, grey for alpha. As in the export,
+    the 3x3 box filter has no padding: the low-res linear coefficients A and b are
     (h-2) x (w-2), stretched to the full frame.
     """
 
@@ -238,24 +247,40 @@ class FastGuidedFilter(nn.Module):
 
     def forward(self, fine_src: Tensor, base_src: Tensor, base_fgr: Tensor, base_pha: Tensor,
                 base_hid: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        x, y = _gray_appended(base_src), torch.cat([base_fgr, base_pha], dim=1)
+        a, b = self._coefficients(_gray_appended(base_src), torch.cat([base_fgr, base_pha], dim=1))
+        return _apply_coefficients(a, b, fine_src)
+
+    def refine_alpha(self, fine_src: Tensor, base_src: Tensor, base_pha: Tensor) -> Tensor:
+        """Only the alpha of forward (unclamped), for a quarter of the full-size work."""
+        a, b = self._coefficients(base_src.mean(1, keepdim=True), base_pha)
+        size = fine_src.shape[2:]
+        return _stretch(a, size) * fine_src.mean(1, keepdim=True) + _stretch(b, size)
+
+    def _coefficients(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         mean_x, mean_y = _box(x), _box(y)
         cov_xy = _box(x * y) - mean_x * mean_y
         var_x = _box(x * x) - mean_x * mean_x
         a = cov_xy / (var_x + self.eps)
-        b = mean_y - a * mean_x
-        return _apply_coefficients(a, b, fine_src)
+        return a, mean_y - a * mean_x
 
 
 def _box(x: Tensor) -> Tensor:
-    return F.avg_pool2d(x, 3, stride=1)
+    """3x3 mean without padding: 3 tall, then 3 wide, each tap weighted 1/3 as in the export's
+    depthwise convolutions (their rounding order matters: A divides by a variance near 0).
+    Shifted slices are many times faster than avg_pool2d on the CPU for so few channels."""
+    x = x * _THIRD
+    rows = (x[:, :, :-2] + x[:, :, 1:-1] + x[:, :, 2:]) * _THIRD
+    return rows[..., :-2] + rows[..., 1:-1] + rows[..., 2:]
+
+
+def _stretch(x: Tensor, size) -> Tensor:
+    return F.interpolate(x, size, mode="bilinear", align_corners=False)
 
 
 def _apply_coefficients(a: Tensor, b: Tensor, fine_src: Tensor) -> tuple[Tensor, Tensor]:
+    """The guided filter's output at full size: A x guide + b, A and b stretched bilinearly."""
     size = fine_src.shape[2:]
-    a = F.interpolate(a, size, mode="bilinear", align_corners=False)
-    b = F.interpolate(b, size, mode="bilinear", align_corners=False)
-    out = a * _gray_appended(fine_src) + b
+    out = _stretch(a, size) * _gray_appended(fine_src) + _stretch(b, size)
     return out[:, :3], out[:, 3:]
 
 
@@ -287,7 +312,7 @@ class DeepGuidedFilter(nn.Module):
         return _apply_coefficients(a, b, fine_src)
 
 
-REFINERS = {"fast_guided_filter": FastGuidedFilter, "deep_guided_filter": DeepGuidedFilter}
+REFINERS = ("fast_guided_filter", "deep_guided_filter")
 
 
 class MattingNetwork(nn.Module):
@@ -296,7 +321,7 @@ class MattingNetwork(nn.Module):
     def __init__(self, refiner: str = "fast_guided_filter", batchnorm: bool = False):
         super().__init__()
         if refiner not in REFINERS:
-            raise ValueError(f"unknown refiner {refiner!r}; choose one of {sorted(REFINERS)}")
+            raise ValueError(f"unknown refiner {refiner!r}; choose one of {REFINERS}")
         self.refiner_name = refiner
         self.backbone = Encoder(batchnorm)
         self.aspp = LRASPP(960, 128, batchnorm)
@@ -378,8 +403,8 @@ class FullPass(nn.Module):
         return self.network(src, r1, r2, r3, r4, self.downsample_ratio)
 
 
-def export_onnx(network: MattingNetwork, path, height: int, width: int,
-                downsample_ratio: float | None = None):
+def export_onnx(network: MattingNetwork, path: str | os.PathLike, height: int, width: int,
+                downsample_ratio: float | None = None) -> Path:
     """Write `network` as ONNX (opset 17) for one input size; returns the path.
 
     With no ratio, the low-res pass (LowResPass) for a height x width low-res input; with a
