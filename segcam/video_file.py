@@ -314,7 +314,8 @@ def keep_whole_frames(path: Path) -> int:
                 # in the order a player reads them: the first packet cut off by the end of the
                 # file, a picture's or the sound's, is where playing would stop with an error
                 for packet in container.demux():
-                    if packet.is_corrupt or (packet.size and packet.pos is not None and packet.pos + packet.size > size):
+                    beyond = packet.size and packet.pos is not None and packet.pos + packet.size > size
+                    if packet.is_corrupt or beyond:
                         cut = packet.pos
                         break
                     if packet.size and packet.stream.type == "video":
