@@ -26,6 +26,8 @@ def read_image(path: str | Path) -> np.ndarray:
         with Image.open(path) as header:  # reads the header only
             width, height = header.size
     except Exception:
+        if _is_video(path):
+            raise BackgroundError(f"{path.name} is a video, not a picture — use the video effect for it.") from None
         raise BackgroundError(f"{path.name} is not an image segcam can read (try a JPEG or PNG).") from None
     flags = cv2.IMREAD_COLOR
     for factor, reduced in _REDUCED_READS:
@@ -36,6 +38,29 @@ def read_image(path: str | Path) -> np.ndarray:
     if image is None or image.size == 0:
         raise BackgroundError(f"{path.name} is not an image segcam can read (try a JPEG or PNG).")
     return image
+
+
+def _is_picture(path: Path) -> bool:
+    """A still image (an animated GIF is not one)."""
+    try:
+        from PIL import Image
+
+        with Image.open(path) as header:
+            return getattr(header, "n_frames", 1) == 1
+    except Exception:
+        return False
+
+
+def _is_video(path: Path) -> bool:
+    """A file OpenCV plays as more than one frame."""
+    from segcam.capture import quiet_opencv
+
+    with quiet_opencv():
+        capture = cv2.VideoCapture(str(path))
+        try:
+            return bool(capture.isOpened() and capture.read()[0] and capture.get(cv2.CAP_PROP_FRAME_COUNT) > 1)
+        finally:
+            capture.release()
 
 
 def fill(image: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -56,6 +81,8 @@ class VideoBackground:
         self.path = Path(path)
         if not self.path.is_file():
             raise BackgroundError(f"Background video {self.path} does not exist.")
+        if _is_picture(self.path):  # OpenCV would play it as a video of one frame
+            raise BackgroundError(f"{self.path.name} is a picture, not a video — use the image effect for it.")
         self._capture = cv2.VideoCapture(str(self.path))
         ok, first = self._capture.read() if self._capture.isOpened() else (False, None)
         if not ok or first is None:

@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from segcam.errors import SourceError
+from segcam.imageops import letterbox
 
 log = logging.getLogger(__name__)
 
@@ -80,11 +81,16 @@ def as_bgr(image: np.ndarray) -> np.ndarray:
 
 
 class ImageSequence:
-    """Image files read one by one through cv2.VideoCapture's interface."""
+    """Image files read one by one through cv2.VideoCapture's interface.
+
+    Every image comes at the first one's size: one of another shape is fitted inside it and
+    bordered with black, never squashed (a video made from them has one size).
+    """
 
     def __init__(self, paths: list[Path]):
         self._paths = paths
         self._next = 0
+        self._size: tuple[int, int] | None = None
 
     @classmethod
     def from_source(cls, source: str) -> "ImageSequence":
@@ -102,7 +108,9 @@ class ImageSequence:
             # IMREAD_COLOR turns grey, BGRA and 16-bit images into 8-bit BGR
             image = cv2.imread(str(path), cv2.IMREAD_COLOR)
             if image is not None:
-                return True, image
+                if self._size is None:
+                    self._size = (image.shape[1], image.shape[0])
+                return True, letterbox(image, *self._size)
             log.warning("Skipping %s: not an image OpenCV can read", path)
         return False, None
 
@@ -180,6 +188,7 @@ class CaptureThread:
         self.reconnects = 0
         self.size: tuple[int, int] | None = None  # (width, height) actually delivered
         self.source_fps = fps  # a video's own rate once opened
+        self.frame_count = 0  # how many frames a video file says it has (0: it does not say)
         self.error: BaseException | None = None  # what ended the reader thread, if it crashed
 
         self._capture = None
@@ -258,7 +267,8 @@ class CaptureThread:
             raise SourceError(f"No camera at index {self.camera} — is it plugged in and not used by another app?")
         if self.kind == "images":
             raise SourceError(f"No images found at {self.source} — point it at a folder of images or a pattern like frames/%04d.png.")
-        raise SourceError(f"Cannot open video file {self.source} — is it a video format OpenCV can read?")
+        raise SourceError(f"Cannot open video file {self.source} — it is damaged or incomplete (a download that "
+                          "did not finish?), or not a video format OpenCV can read.")
 
     def _configure(self, capture) -> None:
         if self.kind == "camera":
@@ -272,6 +282,8 @@ class CaptureThread:
             rate = capture.get(cv2.CAP_PROP_FPS)
             if rate and 0 < rate < 1000:
                 self.source_fps = rate
+            count = capture.get(cv2.CAP_PROP_FRAME_COUNT)
+            self.frame_count = int(count) if count and 0 < count < 2**31 else 0
 
     def _read_first(self) -> np.ndarray:
         attempts = 3 if self.kind == "camera" else 1  # a camera may need a moment to warm up

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import signal
 import sys
 import time
 
 from segcam import __version__
-from segcam.errors import SegcamError, SettingsError
+from segcam.errors import SegcamError, SettingsError, SourceError
 from segcam.settings import DEVICES, EFFECTS, Settings
 
 EXIT_USER_ERROR = 2
@@ -28,6 +29,26 @@ def parse_size(text: str) -> tuple[int, int]:
     if width < 1 or height < 1:
         raise argparse.ArgumentTypeError(f"size must be positive, got {text!r}")
     return width, height
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {text!r}")
+    return value
+
+
+def parse_fps(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"frame rate must be a number, got {text!r}") from None
+    if not (math.isfinite(value) and 0 < value <= 1000):  # nan and inf pass a plain `> 0`
+        raise argparse.ArgumentTypeError(f"frame rate must be above 0 and at most 1000, got {text!r}")
+    return value
 
 
 def parse_color(text: str) -> tuple[int, int, int]:
@@ -52,7 +73,7 @@ def _add_pipeline_options(parser, live: bool, source_default: str | None = None)
         parser.add_argument("--source", default=source_default,
                             help="camera index or video file / image sequence" + (f" (default {source_default})"
                                                                                   if source_default else ""))
-        parser.add_argument("--fps", type=float, help="frame rate asked of the camera and sent out (default 30)")
+        parser.add_argument("--fps", type=parse_fps, help="frame rate asked of the camera and sent out (default 30)")
         parser.add_argument("--mirror", action="store_true", help="mirror what is sent")
         parser.add_argument("--loop", action="store_true", help="loop a video-file source")
         parser.add_argument("--vcam-backend", help="pyvirtualcam backend (v4l2loopback, obs, unitycapture)")
@@ -94,12 +115,13 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="process a camera or video without a window")
     _add_pipeline_options(run, live=True, source_default="0")
     run.add_argument("--output", default="vcam", help="vcam (virtual camera), a video file path, or none")
-    run.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
+    run.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    run.add_argument("--max-frames", type=positive_int, metavar="N", help="stop after N frames")
     run.add_argument("--quiet", action="store_true", help="no progress lines")
 
     bench = commands.add_parser("bench", help="measure per-frame time without a camera")
     _add_pipeline_options(bench, live=False)
-    bench.add_argument("--frames", type=int, default=200, help="frames to time (default 200)")
+    bench.add_argument("--frames", type=positive_int, default=200, help="frames to time (default 200)")
     bench.add_argument("--source", metavar="PATH", help="video file for frames (default: synthetic frames)")
     bench.add_argument("--runtime", choices=("auto", "torch", "onnxruntime"), default="auto",
                        help="inference runtime on the CPU (default auto: ONNX Runtime when installed)")
@@ -133,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # -- commands ----------------------------------------------------------------------------
 
-def make_sink_factory(settings: Settings, realtime: bool):
+def make_sink_factory(settings: Settings, realtime: bool, overwrite: bool = False):
     def make_sinks(width: int, height: int, fps: float) -> list:
         from segcam import sinks
 
@@ -143,45 +165,176 @@ def make_sink_factory(settings: Settings, realtime: bool):
         if output == "vcam":
             return [sinks.VirtualCameraSink(width, height, fps, backend=settings.vcam_backend,
                                             device=settings.vcam_device, pace=realtime)]
-        return [sinks.VideoFileSink(output, width, height, fps)]
+        # a looping source would need its sound looped too; cameras have none here
+        sound = settings.source if _is_video_file(settings.source) and not settings.loop else None
+        return [sinks.VideoFileSink(output, width, height, fps, audio_from=sound, overwrite=overwrite,
+                                    inputs=input_files(settings))]
 
     return make_sinks
+
+
+def _is_video_file(source: str) -> bool:
+    return not str(source).strip().isdigit() and os.path.isfile(source)
+
+
+def input_files(settings: Settings) -> list[str]:
+    """The files a run reads, which its output must never overwrite."""
+    files = [settings.source] if not str(settings.source).strip().isdigit() else []
+    if settings.effect == "image" and settings.background:
+        files.append(settings.background)
+    if settings.effect == "video" and settings.background_video:
+        files.append(settings.background_video)
+    return files
+
+
+class StopSignals:
+    """SIGTERM and SIGHUP stop a run as Ctrl-C does, so the output file is finished.
+
+    Once `finishing` is set, a signal no longer interrupts: a second Ctrl-C while the file
+    is closed would leave it unplayable.
+    """
+
+    NAMES = ("SIGINT", "SIGTERM", "SIGHUP")
+
+    def __init__(self):
+        self.received: str | None = None
+        self.finishing = False
+        self._previous: dict = {}
+
+    def __enter__(self) -> "StopSignals":
+        for name in self.NAMES:
+            number = getattr(signal, name, None)  # Windows has no SIGHUP
+            if number is not None:
+                self._previous[number] = signal.signal(number, self._handle)
+        return self
+
+    def _handle(self, number, frame) -> None:
+        self.received = self.received or signal.Signals(number).name
+        if not self.finishing:
+            raise KeyboardInterrupt
+
+    def __exit__(self, *exc_info) -> None:
+        for number, previous in self._previous.items():
+            signal.signal(number, previous)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from segcam.pipeline import Pipeline
 
     settings = settings_from_args(args)
-    is_camera = str(settings.source).isdigit()
+    is_camera = str(settings.source).strip().isdigit()
+    writes_file = settings.output not in ("vcam", "none")
+    if writes_file:  # say it now, not after the network has loaded
+        from segcam.video_file import check_output
+
+        check_output(settings.output, args.overwrite, input_files(settings))
+    if not is_camera and (args.size or args.fps):
+        given = " and ".join(flag for flag, value in (("--size", args.size), ("--fps", args.fps)) if value)
+        _warn(f"segcam: {given} apply to cameras; {settings.source} is processed at its own size and frame rate.")
+    _quiet_opencv_warnings(args)
     # a file written to a file is processed frame by frame, none dropped; anything shown
     # live (virtual camera) runs at the source's own pace
     realtime = is_camera or settings.output == "vcam"
-    pipeline = Pipeline(settings, make_sinks=make_sink_factory(settings, realtime), realtime=realtime)
-    pipeline.start()
-    sinks = ", ".join(getattr(s, "describe", lambda: type(s).__name__)() for s in pipeline.sinks) or "no output"
-    width, height = pipeline.frame_size
-    _say(args, f"segcam: {settings.source} ({width}x{height}) -> {settings.effect} -> {sinks}")
-    interrupted = False
-    try:
-        last = time.monotonic()
-        while not pipeline.wait(timeout=0.5):
-            if time.monotonic() - last >= 5:
-                last = time.monotonic()
-                _say(args, _progress(pipeline.stats))
-    except KeyboardInterrupt:
-        interrupted = True
-    finally:
-        pipeline.stop()
+    pipeline = Pipeline(settings, make_sinks=make_sink_factory(settings, realtime, args.overwrite), realtime=realtime)
+    with StopSignals() as signals:
+        pipeline.start()
+        sinks = pipeline.sinks
+        described = ", ".join(getattr(s, "describe", lambda: type(s).__name__)() for s in sinks) or "no output"
+        width, height = pipeline.frame_size
+        _say(args, f"segcam: {settings.source} ({width}x{height}) -> {settings.effect} -> {described}")
+        for note in (note for sink in sinks for note in getattr(sink, "notes", ())):
+            _warn(f"segcam: {note}")
+        try:
+            _wait(args, pipeline, _expected_frames(pipeline, settings))
+        except KeyboardInterrupt:
+            pass
+        finally:
+            signals.finishing = True
+            pipeline.stop()
     if pipeline.error is not None:
+        for sink in sinks:  # what a file kept, when the error is not the file's own
+            if getattr(sink, "outcome", "") and sink.outcome not in str(pipeline.error):
+                _warn(f"segcam: {sink.outcome}.")
         raise pipeline.error
     stats = pipeline.stats
-    _say(args, ("Stopped. " if interrupted else "Done. ") + f"{stats.frames} frames; " + _progress(stats))
+    if signals.received:
+        by = "" if signals.received == "SIGINT" else f" by {signals.received}"
+        _say(args, f"Stopped{by}. {stats.frames} frames; " + _progress(stats))
+        return 0
+    _check_source_was_whole(pipeline, settings)
+    _say(args, f"Done. {stats.frames} frames; " + _progress(stats))
     return 0
+
+
+def _expected_frames(pipeline, settings: Settings) -> int | None:
+    """How many frames a run from a file will take, for the progress bar (None: unknown, or endless)."""
+    capture = pipeline.capture
+    if capture is None or capture.kind == "camera" or settings.loop or not capture.frame_count:
+        return settings.max_frames
+    return min(capture.frame_count, settings.max_frames or capture.frame_count)
+
+
+def _wait(args, pipeline, total: int | None) -> None:
+    """Wait for the run to end: a progress bar (frame N of total, fps, time left) when the
+    length is known, otherwise a line of stats every 5 s."""
+    if total:
+        from tqdm import tqdm
+
+        with tqdm(total=total, unit="frame", desc="segcam", file=sys.stderr, disable=args.quiet,
+                  leave=False, dynamic_ncols=True) as bar:
+            while not pipeline.wait(timeout=0.5):
+                bar.update(pipeline.stats.frames - bar.n)
+        return
+    last = time.monotonic()
+    while not pipeline.wait(timeout=0.5):
+        if time.monotonic() - last >= 5:
+            last = time.monotonic()
+            _say(args, _progress(pipeline.stats))
+
+
+def _check_source_was_whole(pipeline, settings: Settings) -> None:
+    """A video file that ends before the frame count in its header is damaged or incomplete."""
+    capture = pipeline.capture
+    if capture is None or capture.kind != "video" or settings.loop or not capture.frame_count:
+        return
+    if settings.max_frames and pipeline.stats.frames >= settings.max_frames:
+        return
+    read, stated = capture.frames_read, capture.frame_count
+    # some containers only estimate the count from their duration: a frame or two off is no damage
+    if read < stated - max(2, stated // 100):
+        kept = f"; {settings.output} has the {read} frames read" if settings.output not in ("vcam", "none") else ""
+        raise SourceError(f"Read {read} of the {stated} frames {settings.source} says it has: it ends early "
+                          f"or is damaged{kept}.")
+    if read != stated:
+        logging.getLogger(__name__).info("Read %d frames; %s says it has %d", read, settings.source, stated)
+
+
+def _quiet_opencv_warnings(args) -> None:
+    """OpenCV's own warnings (e.g. for every frame it fails to write) stay out of the terminal
+    unless -v; segcam says what went wrong in one sentence instead."""
+    if not getattr(args, "verbose", False):
+        import cv2
+
+        logging_api = getattr(getattr(cv2, "utils", None), "logging", None)
+        if logging_api is not None:
+            logging_api.setLogLevel(logging_api.LOG_LEVEL_ERROR)
+
+
+def quiet_native_logs(verbose: bool, environ=os.environ) -> None:
+    """Keep OpenCV's and FFmpeg's log lines (a damaged file prints dozens) out of the terminal
+    unless -v. OpenCV reads these once, when it loads, so this runs before anything imports cv2."""
+    if not verbose:
+        environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+        environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
 
 
 def _say(args, text: str) -> None:
     if not getattr(args, "quiet", False):
         print(text, file=sys.stderr, flush=True)
+
+
+def _warn(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
 
 
 def _progress(stats) -> str:
@@ -278,6 +431,7 @@ def cmd_app(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    quiet_native_logs(args.verbose)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
     if args.command is None:
         try:

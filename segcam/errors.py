@@ -27,3 +27,7 @@ class VirtualCameraError(SegcamError):
 
 class SettingsError(SegcamError):
     """A setting has a value segcam cannot use."""
+
+
+class OutputError(SegcamError):
+    """The output file cannot be written: it exists, it is an input, or the disk is full."""

@@ -20,3 +20,18 @@ def shrink(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     if factor > 1 and (width // factor, height // factor) != size:
         image = cv2.resize(image, (width // factor, height // factor), interpolation=cv2.INTER_AREA)
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+def letterbox(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """`image` scaled to fit inside width x height without distortion, centred on black."""
+    h, w = image.shape[:2]
+    if (w, h) == (width, height):
+        return image
+    scale = min(width / w, height / h)
+    new_w, new_h = max(1, min(width, round(w * scale))), max(1, min(height, round(h * scale)))
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    resized = cv2.resize(image, (new_w, new_h), interpolation=interpolation)
+    if (new_w, new_h) == (width, height):
+        return resized
+    x, y = (width - new_w) // 2, (height - new_h) // 2
+    return cv2.copyMakeBorder(resized, y, height - new_h - y, x, width - new_w - x, cv2.BORDER_CONSTANT, value=0)

@@ -50,8 +50,10 @@ class Pipeline:
     def __init__(self, settings: Settings, make_sinks: SinkFactory | None = None,
                  on_result: Callable[[Result], None] | None = None,
                  on_error: Callable[[Exception], None] | None = None,
-                 realtime: bool | None = None, runtime: str = "auto"):
+                 realtime: bool | None = None, runtime: str = "auto",
+                 opener: Callable | None = None):
         self.settings = settings.validate()
+        self._opener = opener  # how the source is opened (default: segcam.capture.open_source)
         self.processor = FrameProcessor(settings, runtime=runtime)
         self._make_sinks = make_sinks
         self._on_result = on_result
@@ -74,8 +76,9 @@ class Pipeline:
     # -- lifecycle ---------------------------------------------------------------------
 
     def _open_capture(self, settings: Settings) -> tuple[CaptureThread, object]:
+        extra = {"opener": self._opener} if self._opener is not None else {}
         capture = CaptureThread(settings.source, settings.width, settings.height,
-                                settings.fps, loop=settings.loop, realtime=self._realtime)
+                                settings.fps, loop=settings.loop, realtime=self._realtime, **extra)
         capture.start()
         first = capture.read(timeout=_FIRST_FRAME_TIMEOUT)
         if first is None:
@@ -98,9 +101,15 @@ class Pipeline:
         except BaseException:
             capture.stop()
             raise
-        self._capture, self._first, self.frame_size = capture, first, (width, height)
-        self._thread = threading.Thread(target=self._work, name="segcam-pipeline", daemon=True)
-        self._thread.start()
+        try:
+            self._capture, self._first, self.frame_size = capture, first, (width, height)
+            self._thread = threading.Thread(target=self._work, name="segcam-pipeline", daemon=True)
+            self._thread.start()
+        except BaseException:  # e.g. Ctrl-C right here: no sink may leave a half-made file behind
+            for sink in self._sinks:
+                getattr(sink, "mark_incomplete", lambda: None)()
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:
@@ -112,8 +121,12 @@ class Pipeline:
             if self._capture is not None:
                 self._capture.stop()
             for sink in self._sinks:
+                if self.error is not None and hasattr(sink, "mark_incomplete"):
+                    sink.mark_incomplete()  # a file must not replace an older one with part of a run
                 try:
                     sink.close()
+                except SegcamError as exc:  # e.g. the disk filled while a file was finished
+                    self.error = self.error or exc
                 except Exception as exc:  # one failing sink must not keep others open
                     log.warning("closing %s failed: %s", type(sink).__name__, exc)
             self._sinks = []
@@ -125,6 +138,11 @@ class Pipeline:
             return True
         self._thread.join(timeout)
         return not self._thread.is_alive()
+
+    @property
+    def capture(self) -> CaptureThread | None:
+        """The source being read (after stop(), the one that was: its counts stay readable)."""
+        return self._capture
 
     @property
     def sinks(self) -> list:

@@ -10,23 +10,20 @@ import os
 import platform
 from typing import Callable
 
-import cv2
 import numpy as np
 import pyvirtualcam
 
-from segcam.errors import SegcamError, VirtualCameraError
+from segcam import video_file
+from segcam.errors import OutputError, VirtualCameraError
+from segcam.imageops import letterbox
 
 LINUX_FIX = "sudo modprobe v4l2loopback exclusive_caps=1 card_label=segcam"
-VIDEO_CODECS = {".mp4": "mp4v", ".avi": "MJPG"}
 
 
 def fit(frame: np.ndarray, width: int, height: int) -> np.ndarray:
-    """The frame at width x height, resized only when it differs."""
-    h, w = frame.shape[:2]
-    if (w, h) == (width, height):
-        return frame
-    shrinking = w * h > width * height
-    return cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+    """The frame at width x height: resized only when it differs, and never squashed (a frame
+    of another shape is fitted inside and bordered with black)."""
+    return letterbox(frame, width, height)
 
 
 def driver_fix() -> str:
@@ -95,27 +92,99 @@ class VirtualCameraSink(Sink):
 
 
 class VideoFileSink(Sink):
-    """Frames to a .mp4 (mp4v) or .avi (MJPG) file."""
+    """Frames to a video file that takes its name only when finished (see segcam.video_file).
 
-    def __init__(self, path: str | os.PathLike, width: int, height: int, fps: float):
-        self.path = os.fspath(path)
+    It is written under a temporary name beside it, so an existing file is never half
+    overwritten. A failed write raises OutputError; close() then keeps what plays under the
+    output's name if nothing was there before, and removes the rest. `notes` are sentences
+    for the user (no sound kept, size padded); `outcome` says what was kept after a failure.
+    """
+
+    def __init__(self, path: str | os.PathLike, width: int, height: int, fps: float,
+                 audio_from: str | None = None, overwrite: bool = False, inputs=(),
+                 open_file: Callable = open):
+        self.path = video_file.check_output(path, overwrite, inputs)
         self.width, self.height, self.fps = width, height, fps
         self.frames_written = 0
-        codec = VIDEO_CODECS.get(os.path.splitext(self.path)[1].lower())
-        if codec is None:
-            raise SegcamError(f"Cannot write {self.path}: give the output a .mp4 or .avi name.")
-        self._writer = cv2.VideoWriter(self.path, cv2.VideoWriter.fourcc(*codec), fps, (width, height))
-        if not self._writer.isOpened():
-            raise SegcamError(f"Cannot write video file {self.path} — check that its folder exists and is writable.")
+        self.notes: list[str] = []
+        self.outcome = ""
+        self._error: OutputError | None = None
+        self._incomplete = False
+        self._temp = video_file.temporary_beside(self.path)
+        try:
+            self._writer = video_file.open_writer(self._temp, width, height, fps, audio_from, open_file)
+        except BaseException as exc:
+            self._temp.unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise OutputError(f"Cannot write video file {self.path}: {exc.strerror or exc}.") from None
+            raise
+        written = self._writer
+        if (written.width, written.height) != (width, height):
+            self.notes.append(f"{self.path.name} is {written.width}x{written.height}: {written.codec} needs even "
+                              f"sizes, so the {width}x{height} frames get a repeated last column or row.")
+        if audio_from and written.audio is None:
+            if not video_file.pyav_available():
+                self.notes.append(f"PyAV is not installed, so {self.path.name} is written as {written.codec} "
+                                  "without the source's sound (pip install av keeps it).")
+            elif written.codec != "H.264" and video_file.has_sound(audio_from):
+                self.notes.append(f"{self.path.suffix} files are written without sound; name the output .mp4 "
+                                  "to keep the source's sound.")
+
+    def describe(self) -> str:
+        sound = ", with the source's sound" if self._writer is not None and self._writer.audio else ""
+        codec = self._writer.codec if self._writer is not None else ""
+        return f"Writing {self.path} ({codec}{sound})"
 
     def send(self, frame_bgr: np.ndarray) -> None:
-        self._writer.write(fit(frame_bgr, self.width, self.height))
+        if self._writer is None:
+            raise OutputError(f"{self.path} is already closed.")
+        try:
+            self._writer.write(fit(frame_bgr, self.width, self.height))
+        except OSError as exc:
+            self._error = self._write_error(exc)
+            raise self._error from None
         self.frames_written += 1
 
+    def mark_incomplete(self) -> None:
+        """The run failed elsewhere: close() must not replace an existing file with part of a video."""
+        self._incomplete = True
+
     def close(self) -> None:
-        if self._writer is not None:
-            self._writer.release()
-            self._writer = None
+        writer, self._writer = self._writer, None
+        if writer is None:
+            return
+        if self._error is None:
+            try:
+                writer.finish()
+            except OSError as exc:  # the disk filled up while the last pieces were written
+                self._error = self._write_error(exc)
+        else:
+            writer.abandon()
+        if self._error is None and not self._incomplete:
+            os.replace(self._temp, self.path)
+            return
+        self.outcome = self._keep_what_plays()
+        if self._error is not None:
+            # one sentence: what went wrong, then what the user has
+            self._error.args = (f"{self._error.args[0]}; {self.outcome}.",)
+            raise self._error
+
+    def _write_error(self, exc: OSError) -> OutputError:
+        if exc.errno in video_file.FULL_DISK:
+            reason = f"The disk holding {self.path} is full"
+        else:
+            reason = f"Writing {self.path} failed ({exc.strerror or exc})"
+        return OutputError(f"{reason}: segcam stopped after {self.frames_written} frames")
+
+    def _keep_what_plays(self) -> str:
+        frames = video_file.keep_whole_frames(self._temp)
+        if frames and not self.path.exists():  # never replace a finished file with part of a video
+            os.replace(self._temp, self.path)
+            return f"{self.path.name} holds the first {frames} frames and plays"
+        self._temp.unlink(missing_ok=True)
+        if self.path.exists():
+            return f"{self.path.name} was left as it was"
+        return f"nothing playable was written, so there is no {self.path.name}"
 
 
 class CallbackSink(Sink):

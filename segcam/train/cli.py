@@ -118,6 +118,10 @@ def run_eval(args: argparse.Namespace) -> int:
     report = evaluate.evaluate_images(segmenters.segment, pairs, args.threshold, segmenters.describe(),
                                       problems, progress=not args.json)
     report.model = segmenters.describe()
+    if not report.per_image:  # a mean over nothing is nan, not a score
+        first = f" (first: {report.problems[0]})" if report.problems else ""
+        raise SettingsError(f"No image could be evaluated: {len(pairs)} image/mask pairs found in {args.images} "
+                            f"and {args.masks}, {len(report.problems)} unusable{first}.")
     data = report.to_dict(args.per_image)
     if args.refine:
         refined = evaluate.evaluate_images(segmenters.segment_refined, pairs, args.threshold)
