@@ -15,8 +15,8 @@ import sys
 import time
 
 from segcam import __version__
-from segcam.errors import SegcamError, SettingsError, SourceError
-from segcam.settings import DEVICES, EFFECTS, Settings
+from segcam.errors import SegcamError, SourceError
+from segcam.settings import DEVICES, EFFECTS, QUALITIES, Settings
 
 EXIT_USER_ERROR = 2
 
@@ -68,6 +68,8 @@ def _add_pipeline_options(parser, live: bool, source_default: str | None = None)
     parser.add_argument("--color", type=parse_color, metavar="R,G,B", help="colour for the solid effect (default OBS green)")
     parser.add_argument("--model", metavar="NAME", help="segmentation model (see `segcam models list`); default: by frame shape")
     parser.add_argument("--device", choices=DEVICES, help="where the network runs (default auto: CUDA, MPS, else CPU)")
+    parser.add_argument("--quality", choices=QUALITIES,
+                        help="for models whose input follows the frame (rvm): fast, balanced (default) or best")
     parser.add_argument("--size", type=parse_size, metavar="WxH", help="frame size (default 1280x720)")
     if live:
         parser.add_argument("--source", default=source_default,
@@ -88,7 +90,7 @@ def settings_from_args(args: argparse.Namespace, base: Settings | None = None) -
     if getattr(args, "background", None):
         key = "background_video" if (args.effect or s.effect) == "video" else "background"
         changes[key] = args.background
-    for name in ("color", "model", "device", "source", "output", "max_frames", "fps", "vcam_backend", "vcam_device"):
+    for name in ("color", "model", "device", "quality", "source", "output", "max_frames", "fps", "vcam_backend", "vcam_device"):
         value = getattr(args, name, None)
         if value is not None:
             changes[name] = value
@@ -130,13 +132,15 @@ def build_parser() -> argparse.ArgumentParser:
     models = commands.add_parser("models", help="list, download or import model weights")
     models_commands = models.add_subparsers(dest="models_command", metavar="ACTION", required=True)
     models_commands.add_parser("list", help="show models and whether their weights are installed")
-    download = models_commands.add_parser("download", help="fetch the weights (MediaPipe, Apache-2.0)")
-    download.add_argument("names", nargs="*", help="model names (default: the MediaPipe models)")
+    download = models_commands.add_parser("download", help="fetch the weights (MediaPipe and RVM by default)")
+    download.add_argument("names", nargs="*", help="model names (default: the two MediaPipe models and rvm)")
     download.add_argument("--force", action="store_true",
                           help="make every derived file (converted weights, ONNX export) again, and fetch again "
-                               "what is not pinned by sha256")
-    imp = models_commands.add_parser("import", help="install weights from a local .tflite file")
-    imp.add_argument("file")
+                               "what is not pinned by sha256; without names: of every model that is installed")
+    imp = models_commands.add_parser("import", help="install weights from local files (offline)",
+                                     description="Install weights from files you have: a MediaPipe .tflite, "
+                                     "RVM's model.json with its .bin, or RVM's rvm_mobilenetv3.pth.")
+    imp.add_argument("files", nargs="+", metavar="FILE")
 
     doctor = commands.add_parser("doctor", help="check camera, virtual camera, torch, models and Qt, with fixes",
                                  description="Check what segcam needs on this machine and print the fix for "
@@ -144,10 +148,11 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--json", action="store_true", help="print one JSON object (attach it to bug reports)")
     doctor.add_argument("--qt-probe", action="store_true", help=argparse.SUPPRESS)  # doctor's own child process
 
-    from segcam.train import cli as train_cli  # argparse only; torch loads when a command runs
+    from segcam import eval_command  # argparse only; torch loads when a command runs
+    from segcam.train import cli as train_cli
 
     evaluate = commands.add_parser("eval", help="mask quality: IoU on labelled images, or flicker on a video")
-    train_cli.add_eval_arguments(evaluate)
+    eval_command.add_eval_arguments(evaluate)
     train = commands.add_parser("train", help="train segcam's own network or fine-tune MediaPipe's")
     train_cli.add_train_arguments(train)
     return parser
@@ -352,27 +357,38 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from segcam.models import install, registry, weights
+    from segcam.models import install, registry
 
     if args.models_command == "list":
-        for name in registry.names():
-            spec = registry.get(name)
+        for spec in registry.specs():
             state = "installed" if spec.installed() else "not installed"
-            height, width = spec.input_size
-            print(f"{name:22s} {width}x{height:<5d} {state:14s} {spec.description} [{spec.license}]")
+            height, width = spec.input_size_for(1280, 720)
+            size = f"{width}x{height}" + ("*" if spec.sized_for else "")
+            print(f"{spec.name:22s} {size:9s} {state:14s} {spec.description} [{spec.license}]")
+        if any(spec.sized_for for spec in registry.specs()):
+            print("* for a 1280x720 frame: the input follows the frame's shape and --quality")
         return 0
     if args.models_command == "download":
-        # by default the MediaPipe files the app needs; the larger GPU models only when named
+        # by default the models the app offers first (with --force: every model that is here,
+        # whose files it makes again); the larger GPU models only when named
         specs = [registry.get(name) for name in args.names] or \
-            [registry.get(name) for name in registry.names() if registry.get(name).weight_files]
-        for spec in specs:
-            print("\n".join(install.install(spec.name, force=args.force)))
+            [spec for spec in registry.specs() if (spec.installed() if args.force else spec.default_download)]
+        failed = []
+        for spec in specs:  # one model that cannot be had does not keep the others away
+            try:
+                print("\n".join(install.install(spec.name, force=args.force)))
+            except SegcamError as exc:
+                failed.append(exc)
         for status in install.discard_damaged():  # of the other models: each is made again when needed
             print(f"Deleted {status.path}: {status.detail}.")
+        if len(failed) > 1:
+            for exc in failed[:-1]:
+                print(f"segcam: {exc}", file=sys.stderr)
+        if failed:
+            raise failed[-1]
         return 0
     if args.models_command == "import":
-        path = weights.import_file(args.file)
-        print(f"Imported {args.file} as {path.name}")
+        print("\n".join(install.import_files(args.files)))
         return 0
     return EXIT_USER_ERROR
 
@@ -389,9 +405,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from segcam.train import cli as train_cli
+    from segcam import eval_command
 
-    return train_cli.run_eval(args)
+    return eval_command.run_eval(args)
 
 
 def cmd_train(args: argparse.Namespace) -> int:

@@ -473,21 +473,32 @@ def virtual_camera_checks(host: Host, configured_device: str | None = None) -> l
 # -- model weights -------------------------------------------------------------------------
 
 def check_weights() -> list[CheckResult]:
-    from segcam.models import weights
+    """The weights of each model segcam offers by default: there, and matching their pins.
 
-    present = {record.name: record for record in weights.installed()}
+    The fast models `auto` falls back to must be there; a missing optional one (RVM) is
+    reported as such, not as a failure.
+    """
+    from segcam.models import registry
+
     results = []
-    for name in weights.PINNED:
-        record = present.get(name)
-        label = f"Model {name}"
-        if record is None:
-            results.append(CheckResult(label, False, f"not in {weights.models_dir()}",
-                                       weights.how_to_get(name, "install it").split(": ", 1)[1]))
-        elif not record.sha256_ok:
-            results.append(CheckResult(label, False, f"{record.path} has the wrong sha256 (damaged or replaced)",
-                                       "segcam models download (it replaces the file), or segcam models import FILE"))
-        else:
-            results.append(CheckResult(label, True, f"{record.path} ({record.size // 1024} KiB), sha256 matches"))
+    for spec in registry.specs():
+        if not spec.default_download:
+            continue
+        needed = spec.name in registry.FALLBACK_MODELS
+        for label, path, state in spec.weights.files():
+            name = f"Model {label}"
+            if state == "ok":
+                results.append(CheckResult(name, True, f"{path} ({path.stat().st_size // 1024} KiB), sha256 matches"))
+            elif state == "damaged":
+                results.append(CheckResult(name, False, f"{path} has the wrong sha256 (damaged or replaced)",
+                                           f"segcam models download {spec.name} (it replaces the file), or "
+                                           "segcam models import FILE"))
+            elif needed:
+                results.append(CheckResult(name, False, f"not in {path.parent}",
+                                           spec.weights.how_to_get("install it").split(": ", 1)[1]))
+            else:
+                results.append(CheckResult(name, True, f"not installed (optional, for {spec.name}: "
+                                           f"`segcam models download {spec.name}`)"))
     return results
 
 

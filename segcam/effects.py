@@ -26,6 +26,20 @@ def blend(person: np.ndarray, background: np.ndarray, alpha: np.ndarray) -> np.n
     return cv2.blendLinear(person, background, alpha, 1.0 - alpha)
 
 
+def corrected_person(frame: np.ndarray, foreground: np.ndarray) -> np.ndarray:
+    """The frame with a matting network's colour correction added (RGB, in 0..1 units, at the
+    network's resolution): hair and edges lose the background's colour that shone through.
+
+    The correction travels as uint8 around 128 so the lift to frame size and the addition
+    are single cheap uint8 operations; corrections beyond half the range are clipped.
+    """
+    h, w = frame.shape[:2]
+    # clipped first: convertScaleAbs would turn a correction below -128 into its absolute value
+    small = cv2.convertScaleAbs(cv2.cvtColor(np.clip(foreground, -0.5, 0.5), cv2.COLOR_RGB2BGR),
+                                alpha=255.0, beta=128.0)
+    return cv2.addWeighted(frame, 1.0, cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR), 1.0, -128.0)
+
+
 def grey(frame: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
 
@@ -128,9 +142,14 @@ class Compositor:
             return self._solid[1]
         return frame
 
-    def compose(self, frame: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    def compose(self, frame: np.ndarray, alpha: np.ndarray, foreground: np.ndarray | None = None) -> np.ndarray:
+        """The output frame; `foreground`, when the network gives one, corrects the person's edge colour."""
         s = self.settings
-        out = frame if s.effect == "none" else blend(frame, self.background(frame, alpha), alpha)
+        if s.effect == "none":
+            out = frame
+        else:
+            person = frame if foreground is None else corrected_person(frame, foreground)
+            out = blend(person, self.background(frame, alpha), alpha)
         return cv2.flip(out, 1) if s.mirror else out
 
     def close(self) -> None:

@@ -10,7 +10,7 @@ refiner, so the two numbers compare directly.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,6 +56,24 @@ class ImageReport:
         if per_image:
             data["per_image"] = {name: iou for name, iou in self.per_image}
         return data
+
+
+@dataclass
+class SequenceReport:
+    """Labelled frames of one video, in order: IoU and the temporal error (dtSSD) against the truth."""
+
+    frames: int
+    mean_iou: float  # the network's own mask
+    mean_iou_refined: float
+    dtssd: float
+    dtssd_refined: float
+    threshold: float
+    problems: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"frames": self.frames, "mean_iou": self.mean_iou, "mean_iou_refined": self.mean_iou_refined,
+                "dtssd": self.dtssd, "dtssd_refined": self.dtssd_refined, "threshold": self.threshold,
+                "problems": self.problems}
 
 
 @dataclass
@@ -164,6 +182,15 @@ def flicker(masks: Iterable[np.ndarray]) -> float:
     return float(np.mean(changes)) if changes else 0.0
 
 
+def dtssd(masks: Sequence[np.ndarray], truths: Sequence[np.ndarray]) -> float:
+    """Root mean square of (change of mask - change of truth) between consecutive frames."""
+    errors = []
+    for (mask0, mask1), (true0, true1) in zip(zip(masks, masks[1:]), zip(truths, truths[1:])):
+        change = (mask1 - mask0) - (true1.astype(np.float32) - true0.astype(np.float32))
+        errors.append(float(np.mean(change * change)))
+    return float(np.sqrt(np.mean(errors))) if errors else 0.0
+
+
 def evaluate_images(predict: Predictor, pairs: Sequence[Pair], threshold: float = 0.5,
                     model: str = "", problems: Sequence[str] = (), progress: bool = False) -> ImageReport:
     report = ImageReport(model, threshold, problems=list(problems))
@@ -179,36 +206,59 @@ def evaluate_images(predict: Predictor, pairs: Sequence[Pair], threshold: float 
     return report
 
 
-def evaluate_video(segmenter, refiner, frames: Iterable[np.ndarray], model: str = "") -> VideoReport:
+def evaluate_video(processor, frames: Iterable[np.ndarray], model: str = "") -> VideoReport:
     """Flicker of the raw soft mask and of the refiner's alpha, both at frame size.
 
-    `refiner` is a MaskRefiner; it is reset first, so its smoothing starts from the first frame.
+    `processor` is a FrameProcessor; it starts from a fresh temporal state, as a new video does.
     """
-    refiner.reset()
     raw, refined = [], []
-    for frame in frames:
-        mask, alpha = segment_and_refine(segmenter, refiner, frame)
+    for mask, alpha in sequence_masks(processor, frames):
         raw.append(mask)
         refined.append(alpha)
-    return VideoReport(model, len(raw), flicker(raw), flicker(refined))
+    return VideoReport(model or processor.segmenter.name, len(raw), flicker(raw), flicker(refined))
 
 
-def segment_and_refine(segmenter, refiner, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The raw mask and the refiner's alpha for one frame, both at frame size, as `segcam run` makes them."""
-    model_input = segmenter.resize_input(frame)
-    mask = segmenter.infer(model_input)
-    height, width = frame.shape[:2]
-    raw = cv2.resize(mask, (width, height), interpolation=cv2.INTER_LINEAR)
-    return raw, refiner.refine(mask, model_input, frame.shape)
+def evaluate_sequence(processor, pairs: Sequence[Pair], threshold: float = 0.5,
+                      problems: Sequence[str] = ()) -> SequenceReport:
+    """Score image/mask pairs as consecutive frames of one video (sorted by name), with the
+    temporal state carried through, as `segcam run` would see them."""
+    problems = list(problems)
+    frames, truths = [], []
+    for pair in sorted(pairs, key=lambda p: p.name):
+        loaded = load_pair(pair)
+        if isinstance(loaded, str):
+            problems.append(loaded)
+            continue
+        frames.append(loaded[0])
+        truths.append(loaded[1])
+    raw, refined = (list(masks) for masks in zip(*sequence_masks(processor, frames))) if frames else ([], [])
+    nan = float("nan")
+
+    def mean_iou(masks) -> float:
+        return float(np.mean([iou(m >= threshold, t) for m, t in zip(masks, truths)])) if masks else nan
+
+    return SequenceReport(len(frames), mean_iou(raw), mean_iou(refined),
+                          dtssd(raw, truths) if frames else nan, dtssd(refined, truths) if frames else nan,
+                          threshold, problems)
 
 
-def refined_predictor(segmenter, refiner) -> Predictor:
-    """A predictor that sends each image through the refiner as one still frame would be."""
-    def predict(image: np.ndarray) -> np.ndarray:
-        refiner.reset()
-        return segment_and_refine(segmenter, refiner, image)[1]
+def sequence_masks(processor, frames: Iterable[np.ndarray]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(raw network mask, refined alpha), both at frame size, for consecutive frames of one video,
+    as `segcam run` makes them: the temporal state (recurrent network, refiner) carried through."""
+    processor.reset()
+    for frame in frames:
+        matte = processor.matte(frame)
+        yield matte.raw_at(frame.shape[1], frame.shape[0]), matte.alpha
 
-    return predict
+
+def still_masks(processor, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(raw network mask, refined alpha) for a still, seen as the first frame of a video."""
+    return next(sequence_masks(processor, [image]))
+
+
+def still_predictor(processor, refined: bool = False) -> Predictor:
+    """A predictor for `evaluate_images`: each image a video of its own."""
+    return lambda image: still_masks(processor, image)[1 if refined else 0]
 
 
 def video_frames(path: str | Path, every: int = 1, limit: int | None = None) -> list[np.ndarray]:

@@ -14,14 +14,14 @@ moves with them, so lag and noise both count against a mask:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from segcam.evaluate import Pair, flicker, iou, load_pair, read_image, segment_and_refine
+from segcam.evaluate import Pair, dtssd, flicker, iou, load_pair, read_image, sequence_masks
 
 CLIP_SIZE = (640, 360)  # width, height
 CLIP_FRAMES = 45  # 1.5 s at 30 fps
@@ -126,21 +126,12 @@ def _arm_swing(truth: np.ndarray, rng: np.random.Generator):
     return warp
 
 
-def dtssd(masks: Sequence[np.ndarray], truths: Sequence[np.ndarray]) -> float:
-    """Root mean square of (change of mask - change of truth) between consecutive frames."""
-    errors = []
-    for (mask0, mask1), (true0, true1) in zip(zip(masks, masks[1:]), zip(truths, truths[1:])):
-        change = (mask1 - mask0) - (true1.astype(np.float32) - true0.astype(np.float32))
-        errors.append(float(np.mean(change * change)))
-    return float(np.sqrt(np.mean(errors))) if errors else 0.0
-
-
-def evaluate_motion(segmenter_for: Callable[[np.ndarray], object], refiner, pairs: Sequence[Pair],
+def evaluate_motion(processor, pairs: Sequence[Pair],
                     backgrounds: Sequence[Path], threshold: float = 0.5, model: str = "",
                     seed: int = 0, progress: bool = False, motion: str = "talk") -> MotionReport:
     """Score raw and refined masks on one moving clip per labelled pair; fixed seed, so repeatable.
 
-    `segmenter_for(frame)` gives the Segmenter for a frame; `refiner` is a MaskRefiner, reset per clip.
+    `processor` is a FrameProcessor; each clip starts it afresh, as a new video.
     """
     from tqdm import tqdm
 
@@ -155,9 +146,7 @@ def evaluate_motion(segmenter_for: Callable[[np.ndarray], object], refiner, pair
         if isinstance(loaded, str):
             continue  # `segcam eval` has reported it already, scoring the same pairs as stills
         frames, truths = moving_clip(*loaded, usable[index % len(usable)], rng, motion=motion)
-        segmenter = segmenter_for(frames[0])
-        refiner.reset()
-        raw, refined = zip(*(segment_and_refine(segmenter, refiner, frame) for frame in frames))
+        raw, refined = zip(*sequence_masks(processor, frames))
         scores["iou_raw"].append(np.mean([iou(m >= threshold, t) for m, t in zip(raw, truths)]))
         scores["iou_refined"].append(np.mean([iou(m >= threshold, t) for m, t in zip(refined, truths)]))
         scores["dtssd_raw"].append(dtssd(raw, truths))

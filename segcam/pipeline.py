@@ -180,7 +180,7 @@ class Pipeline:
             if capture is not None:
                 old, self._capture, self._first = self._capture, capture, first
                 old.stop()
-                self.processor.refiner.reset()
+                self.processor.reset()  # a new source: a new video for the temporal state
             self.settings = settings
 
     def pause(self, mode: str | None) -> None:

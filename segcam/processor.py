@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from segcam.effects import Compositor
@@ -21,6 +22,20 @@ STAGES = ("segment", "refine", "composite")
 
 
 @dataclass
+class FrameMatte:
+    """One frame's masks: the network's own, and the refiner's at frame size."""
+
+    raw: np.ndarray  # float32 alpha at the network's resolution, as the network gave it
+    alpha: np.ndarray  # float32 alpha at frame size, refined (the one that is composited)
+    foreground: np.ndarray | None  # a matting network's colour correction (see segmenter.Matte)
+    ms: dict[str, float] = field(default_factory=dict)  # segment and refine times
+
+    def raw_at(self, width: int, height: int) -> np.ndarray:
+        """The network's alpha lifted to a frame size, as the refiner lifts its own."""
+        return cv2.resize(self.raw, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+@dataclass
 class Result:
     frame: np.ndarray  # the input frame (BGR)
     alpha: np.ndarray  # float32 person alpha at frame size
@@ -28,8 +43,36 @@ class Result:
     ms: dict[str, float] = field(default_factory=dict)  # time per stage
 
 
+class SceneCut:
+    """Notices a cut between two frames: most of the picture changed at once.
+
+    A recurrent network's state describes the scene it has been watching; after a cut (a
+    new source, a camera switch, an edited video) it would keep the old person's outline
+    for a few frames, so the processor starts it afresh.
+    """
+
+    THRESHOLD = 40.0  # mean absolute change of the grey picture, in 0..255 grey levels
+
+    def __init__(self):
+        self._previous: np.ndarray | None = None
+
+    def reset(self) -> None:
+        self._previous = None
+
+    def __call__(self, model_input: np.ndarray) -> bool:
+        grey = cv2.cvtColor(model_input, cv2.COLOR_BGR2GRAY)
+        previous, self._previous = self._previous, grey
+        if previous is None or previous.shape != grey.shape:
+            return False
+        return float(cv2.absdiff(grey, previous).mean()) > self.THRESHOLD
+
+
 class FrameProcessor:
-    """Owns one segmenter, refiner and compositor, and applies setting changes to them."""
+    """Owns one segmenter, refiner and compositor, and applies setting changes to them.
+
+    The temporal state (the network's recurrent state, the refiner's previous mask) is
+    reset here and only here: on a new model or frame size, on a scene cut, and by `reset`.
+    """
 
     def __init__(self, settings: Settings, runtime: str = "auto", download: bool = True):
         self.settings = settings.validate()
@@ -38,36 +81,66 @@ class FrameProcessor:
         self.compositor = Compositor(settings)
         self.refiner = MaskRefiner(settings)
         self.segmenter: Segmenter | None = None
+        self.scene_cut = SceneCut()
+        self._prepared_for: tuple | None = None  # what the segmenter was chosen for
 
     def update(self, settings: Settings) -> None:
         """Apply new settings; on error (bad background, bad value) nothing changes."""
         settings.validate()
         self.compositor.update(settings)
         self.refiner.update(settings)
-        if (settings.model, settings.device) != (self.settings.model, self.settings.device):
-            self.segmenter = None  # rebuilt for the next frame
+        if (settings.model, settings.device, settings.quality) != \
+                (self.settings.model, self.settings.device, self.settings.quality):
+            self._prepared_for = None  # chosen again for the next frame
         self.settings = settings
 
+    def reset(self) -> None:
+        """Forget every frame seen: the next one starts a new video."""
+        self._forget_the_scene()
+        self.scene_cut.reset()
+
+    def _forget_the_scene(self) -> None:
+        if self.segmenter is not None:
+            self.segmenter.reset()
+        self.refiner.reset()
+
     def prepare(self, width: int, height: int) -> Segmenter:
-        """Make sure the right network for this frame size is loaded."""
-        name = registry.resolve(self.settings.model, width, height)
-        if self.segmenter is None or self.segmenter.name != name:
-            self.segmenter = Segmenter(name, self.settings.device, self.runtime, self.download)
-            self.refiner.reset()
+        """Make sure the right network for this frame size is loaded (chosen once per size and setting)."""
+        s = self.settings
+        key = (s.model, s.device, s.quality, width, height)
+        if self._prepared_for == key and self.segmenter is not None:
+            return self.segmenter
+        name = registry.resolve(s.model, width, height)
+        spec = registry.get(name)
+        current = self.segmenter
+        if current is None or current.name != name or current.input_size != spec.input_size_for(width, height, s.quality):
+            self.segmenter = Segmenter(name, s.device, self.runtime, self.download,
+                                       frame_size=(width, height), quality=s.quality)
+            self.reset()
+        self._prepared_for = key
         return self.segmenter
 
-    def process(self, frame: np.ndarray) -> Result:
+    def matte(self, frame: np.ndarray) -> FrameMatte:
+        """Segment and refine one frame: the temporal state moves on by a frame."""
         segmenter = self.prepare(frame.shape[1], frame.shape[0])
         t0 = time.perf_counter()
         model_input = segmenter.resize_input(frame)
-        mask = segmenter.infer(model_input)
+        if self.scene_cut(model_input):
+            self._forget_the_scene()
+        matte = segmenter.matte(model_input)
         t1 = time.perf_counter()
-        alpha = self.refiner.refine(mask, model_input, frame.shape)
+        alpha = self.refiner.refine(matte.alpha, model_input, frame.shape)
         t2 = time.perf_counter()
-        output = self.compositor.compose(frame, alpha)
-        t3 = time.perf_counter()
-        ms = {"segment": (t1 - t0) * 1e3, "refine": (t2 - t1) * 1e3, "composite": (t3 - t2) * 1e3}
-        return Result(frame, alpha, output, ms)
+        return FrameMatte(matte.alpha, alpha, matte.foreground,
+                          {"segment": (t1 - t0) * 1e3, "refine": (t2 - t1) * 1e3})
+
+    def process(self, frame: np.ndarray) -> Result:
+        """One frame through segment -> refine -> composite."""
+        matte = self.matte(frame)
+        t0 = time.perf_counter()
+        output = self.compositor.compose(frame, matte.alpha, matte.foreground)
+        ms = {**matte.ms, "composite": (time.perf_counter() - t0) * 1e3}
+        return Result(frame, matte.alpha, output, ms)
 
     def close(self) -> None:
         self.compositor.close()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import re
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -70,14 +71,21 @@ class FrameInput(nn.Module):
 
 
 class TorchRunner:
-    def __init__(self, network: nn.Module, spec: registry.ModelSpec, device: str):
+    """The network in torch: fp16 on CUDA (replayed as a CUDA graph when it has no state)."""
+
+    def __init__(self, network: nn.Module, spec: registry.ModelSpec, device: str, input_size: tuple[int, int]):
         dtype = torch.float16 if device == "cuda" else torch.float32
         self.device = torch.device(device)
-        self.module = FrameInput(network, spec.mean, spec.std, dtype).to(self.device, dtype).eval()
-        self.module = self.module.to(memory_format=torch.channels_last)
+        self.dtype = dtype
+        module = frame_module(network, spec, dtype)
+        self.module = module.to(self.device, dtype).eval().to(memory_format=torch.channels_last)
+        self.recurrent = spec.recurrent
         self._graph = None
-        if self.device.type == "cuda":
-            self._capture_graph(spec.input_size)
+        if self.device.type == "cuda" and not self.recurrent:
+            self._capture_graph(input_size)
+
+    def initial_state(self, shapes: list[tuple[int, ...]]) -> tuple:
+        return tuple(torch.zeros(shape, dtype=self.dtype, device=self.device) for shape in shapes)
 
     @torch.inference_mode()
     def _capture_graph(self, input_size: tuple[int, int]) -> None:
@@ -105,52 +113,75 @@ class TorchRunner:
             self._graph = None
 
     @torch.inference_mode()
-    def __call__(self, resized_bgr: np.ndarray) -> np.ndarray:
+    def __call__(self, resized_bgr: np.ndarray, state: tuple) -> tuple[np.ndarray, np.ndarray | None, tuple]:
         if self._graph is not None:
             self._host[0].numpy()[...] = resized_bgr
             self._input.copy_(self._host, non_blocking=True)
             self._graph.replay()
-            return self._output.cpu().numpy()
+            return self._output.cpu().numpy(), None, ()
         frame = torch.from_numpy(resized_bgr).to(self.device, non_blocking=True).unsqueeze(0)
-        return self.module(frame).float().cpu().numpy()
+        if not self.recurrent:
+            return self.module(frame).float().cpu().numpy(), None, ()
+        alpha, foreground, *state = self.module(frame, *state)
+        return alpha.float().cpu().numpy(), foreground.float().cpu().numpy(), tuple(state)
 
 
-# Networks up to this many input pixels run on one ONNX Runtime thread. On 2 cores the
-# landscape model took 1.43 ms on one thread against 1.78 ms on two (2.65 vs 2.98 ms for the
-# general one), and the other core stays free for capture and compositing. Two threads
-# are faster only while they spin between runs, which burnt 28 ms of CPU per frame at 30 fps.
-_ONE_THREAD_PIXELS = 256 * 256
+def frame_module(network: nn.Module, spec: registry.ModelSpec, dtype=torch.float32) -> nn.Module:
+    """The network wrapped to take a BGR uint8 frame (and, if recurrent, its states)."""
+    if spec.frame_module is not None:
+        return spec.frame_module(network, dtype)
+    return FrameInput(network, spec.mean, spec.std, dtype)
+
 
 
 class OnnxRunner:
-    def __init__(self, onnx_path: Path, input_size: tuple[int, int]):
+    """The network in ONNX Runtime. Inputs: the frame, then the states; outputs: alpha, then
+    (recurrent networks) the foreground correction and the states."""
+
+    def __init__(self, onnx_path: Path, threads: int | None):
         import onnxruntime as ort
 
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        if input_size[0] * input_size[1] <= _ONE_THREAD_PIXELS:
-            options.intra_op_num_threads = 1
+        if threads:
+            options.intra_op_num_threads = threads
         self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
-        self.input_name = self.session.get_inputs()[0].name
+        inputs = self.session.get_inputs()
+        self.input_name = inputs[0].name
+        self.state_names = [i.name for i in inputs[1:]]
 
-    def __call__(self, resized_bgr: np.ndarray) -> np.ndarray:
-        return self.session.run(None, {self.input_name: resized_bgr[None]})[0]
+    def initial_state(self, shapes: list[tuple[int, ...]]) -> tuple:
+        return tuple(np.zeros(shape, np.float32) for shape in shapes)
+
+    def __call__(self, resized_bgr: np.ndarray, state: tuple) -> tuple[np.ndarray, np.ndarray | None, tuple]:
+        feed = {self.input_name: resized_bgr[None], **dict(zip(self.state_names, state))}
+        outputs = self.session.run(None, feed)
+        if not self.state_names:
+            return outputs[0], None, ()
+        return outputs[0], outputs[1], tuple(outputs[2:])
 
 
-def export_onnx(network: nn.Module, spec: registry.ModelSpec, path: Path) -> Path:
+def export_onnx(network: nn.Module, spec: registry.ModelSpec, path: Path,
+                input_size: tuple[int, int] | None = None) -> Path:
     """Export the wrapped network to ONNX at `path`, written whole, with its sha256 recorded."""
-    return derived.write(path, lambda tmp: _export_to(network, spec, tmp))
+    return derived.write(path, lambda tmp: _export_to(network, spec, tmp, input_size or spec.input_size))
 
 
-def _export_to(network: nn.Module, spec: registry.ModelSpec, target: Path) -> None:
-    height, width = spec.input_size
-    module = FrameInput(network, spec.mean, spec.std).eval()
-    example = torch.zeros(1, height, width, 3, dtype=torch.uint8)
+def _export_to(network: nn.Module, spec: registry.ModelSpec, target: Path, input_size: tuple[int, int]) -> None:
+    height, width = input_size
+    module = frame_module(network, spec).eval()
+    example = (torch.zeros(1, height, width, 3, dtype=torch.uint8),)
+    inputs, outputs = ["frame"], ["mask"]
+    if spec.recurrent:
+        shapes = spec.state_shapes(height, width)
+        example += tuple(torch.zeros(shape) for shape in shapes)
+        inputs += [f"state{i}" for i in range(len(shapes))]
+        outputs = ["alpha", "foreground", *(f"state{i}_out" for i in range(len(shapes)))]
     with torch.inference_mode(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the exporter's notes on constant folding are not for users
-        torch.onnx.export(module, (example,), str(target), dynamo=False, opset_version=17,
-                          input_names=["frame"], output_names=["mask"])
+        torch.onnx.export(module, example, str(target), dynamo=False, opset_version=17,
+                          input_names=inputs, output_names=outputs)
 
 
 def _onnx_dir() -> Path:
@@ -159,41 +190,85 @@ def _onnx_dir() -> Path:
     return weights.models_dir() / "onnx"
 
 
-def _onnx_cache_path(name: str) -> Path:
-    # one export per torch version: a newer exporter may write a different (better) graph
+def _onnx_cache_path(name: str, input_size: tuple[int, int] | None = None) -> Path:
+    """One export per torch version (a newer exporter may write a better graph), and per
+    input size for a network whose input follows the frame."""
     version = torch.__version__.split("+")[0]
-    return _onnx_dir() / f"{name}-torch{version}.onnx"
+    size = f"-{input_size[1]}x{input_size[0]}" if input_size else ""
+    return _onnx_dir() / f"{name}{size}-torch{version}.onnx"
+
+
+def onnx_export_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) of the input an export of this torch version was made for; (0, 0) for a
+    network of one fixed size; None for another torch version's export."""
+    version = torch.__version__.split("+")[0]
+    found = re.fullmatch(rf".+?(?:-(\d+)x(\d+))?-torch{re.escape(version)}\.onnx", path.name)
+    if found is None:
+        return None
+    return (int(found[1]), int(found[2])) if found[1] else (0, 0)
+
+
+def onnx_path(segmenter: "Segmenter") -> Path:
+    """Where `segmenter`'s ONNX export is kept."""
+    sized = segmenter.input_size if segmenter.spec.sized_for is not None else None
+    return _onnx_cache_path(segmenter.spec.name, sized)
 
 
 def onnx_caches(name: str | None = None) -> list[derived.Derived]:
     """The ONNX exports on this machine, of every torch version: of model `name`, or of all."""
-    pattern = re.compile(rf"{re.escape(name)}-torch[^-]*\.onnx" if name else r".+\.onnx")
+    pattern = re.compile(rf"{re.escape(name)}(-\d+x\d+)?-torch[^-]*\.onnx" if name else r".+\.onnx")
     folder = _onnx_dir()
     paths = sorted(p for p in folder.glob("*.onnx") if pattern.fullmatch(p.name)) if folder.is_dir() else []
     return [derived.Derived(p, derived.loads_as_onnx) for p in paths]
 
 
+@dataclass
+class Matte:
+    """What a network says about one frame, at its own resolution."""
+
+    alpha: np.ndarray  # float32 (h, w) in [0, 1]: 1 = person
+    # a matting network's correction of the person's colour (RGB, to add to the frame in [0, 1]
+    # units): it takes the background's colour out of hair and edges; None for masks only
+    foreground: np.ndarray | None = None
+
+
+# Networks this light run on one ONNX Runtime thread. On 2 cores the landscape model took
+# 1.43 ms on one thread against 1.78 ms on two (2.65 vs 2.98 ms for the general one), and
+# the other core stays free for capture and compositing. Two threads are faster only while
+# they spin between runs, which burnt 28 ms of CPU per frame at 30 fps. Heavier networks
+# (RVM) take every core.
+_ONE_THREAD_PIXELS = 256 * 256
+
+
 class Segmenter:
-    """Person probability for frames, with one network on one device."""
+    """Person alpha for frames, with one network on one device, and the network's recurrent
+    state (carried from frame to frame; `reset` starts a new video)."""
 
     def __init__(self, model: str = "mediapipe-landscape", device: str = "auto",
-                 runtime: str = "auto", download: bool = True):
-        self.spec = registry.get(model)
+                 runtime: str = "auto", download: bool = True,
+                 frame_size: tuple[int, int] | None = None, quality: str = "balanced"):
+        self.spec = registry.lookup(model)
+        if frame_size is None and self.spec.input_size is None:
+            raise ValueError(f"{self.spec.name} sizes its input by the frame: give frame_size")
+        self.input_size = self.spec.input_size_for(*frame_size, quality) if frame_size else self.spec.input_size
         self.device = pick_device(device)
         self.runtime = self._choose_runtime(runtime)
         if self.runtime == "onnxruntime":
             self._run = self._open_onnx(download, asked=runtime)
         if self.runtime == "torch":
-            self._run = TorchRunner(registry.create_model(self.spec.name, download=download), self.spec, self.device)
+            network = registry.create_model(self.spec.name, download=download)
+            self._run = TorchRunner(network, self.spec, self.device, self.input_size)
+        self.reset()
 
     def _open_onnx(self, download: bool, asked: str) -> OnnxRunner | None:
         """ONNX Runtime on the export, made (again) when it is missing or does not verify."""
-        path = _onnx_cache_path(self.spec.name)
+        path = onnx_path(self)
         # the torch network is needed only to export it
         derived.ensure(path, lambda tmp: _export_to(registry.create_model(self.spec.name, download=download),
-                                                    self.spec, tmp), derived.loads_as_onnx)
+                                                    self.spec, tmp, self.input_size), derived.loads_as_onnx)
+        light = not self.spec.recurrent and self.input_size[0] * self.input_size[1] <= _ONE_THREAD_PIXELS
         try:
-            return OnnxRunner(path, self.spec.input_size)
+            return OnnxRunner(path, 1 if light else None)
         except Exception as exc:  # noqa: BLE001 - ONNX Runtime's own errors, on a file that verifies
             problem = f"ONNX Runtime cannot load {path} ({(str(exc).strip().splitlines() or ['?'])[0][:200]})"
             if asked == "onnxruntime":
@@ -222,8 +297,17 @@ class Segmenter:
     def name(self) -> str:
         return self.spec.name
 
+    @property
+    def recurrent(self) -> bool:
+        return self.spec.recurrent
+
+    def reset(self) -> None:
+        """Forget the recurrent state: the next frame starts a new video (a new source, a cut)."""
+        shapes = self.spec.state_shapes(*self.input_size) if self.spec.recurrent else []
+        self.state = self._run.initial_state(shapes)
+
     def resize_input(self, frame: np.ndarray) -> np.ndarray:
-        height, width = self.spec.input_size
+        height, width = self.input_size
         if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
             raise ValueError(f"expected a BGR uint8 frame, got shape {frame.shape} {frame.dtype}")
         # area averaging uses every source pixel: no aliasing when shrinking a 1080p frame 7x
@@ -235,7 +319,13 @@ class Segmenter:
 
     def infer(self, model_input: np.ndarray) -> np.ndarray:
         """Like predict, for a frame already made the network's size by resize_input."""
-        return self._run(model_input)
+        return self.matte(model_input).alpha
+
+    def matte(self, model_input: np.ndarray) -> Matte:
+        """Alpha (and a matting network's foreground correction) for a resized frame; the
+        recurrent state moves on by one frame."""
+        alpha, foreground, self.state = self._run(model_input, self.state)
+        return Matte(alpha, foreground)
 
     def segment(self, frame: np.ndarray) -> np.ndarray:
         """Person probability at the frame's own size."""

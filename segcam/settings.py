@@ -16,6 +16,8 @@ log = logging.getLogger(__name__)
 
 EFFECTS = ("none", "blur", "image", "video", "splash", "solid")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+# for a network whose input follows the frame (RVM): how large that input is
+QUALITIES = ("fast", "balanced", "best")
 GREEN = (0, 177, 64)  # chroma-key green that OBS's default key colour matches
 
 
@@ -41,6 +43,7 @@ class Settings:
 
     model: str = "auto"  # a registry name, a model file, or "auto" (by frame shape)
     device: str = "auto"
+    quality: str = "balanced"  # fast, balanced or best: the input size of networks that follow the frame
 
     output: str = "vcam"  # "vcam", a video file path, or "none"
     vcam_backend: str | None = None
@@ -58,6 +61,8 @@ class Settings:
             raise SettingsError(f"Unknown effect {self.effect!r}; choose one of {', '.join(EFFECTS)}.")
         if self.device not in DEVICES:
             raise SettingsError(f"Unknown device {self.device!r}; choose one of {', '.join(DEVICES)}.")
+        if self.quality not in QUALITIES:
+            raise SettingsError(f"Unknown quality {self.quality!r}; choose one of {', '.join(QUALITIES)}.")
         if self.width <= 0 or self.height <= 0:
             raise SettingsError(f"Frame size must be positive, got {self.width}x{self.height}.")
         if not (math.isfinite(self.fps) and self.fps > 0):

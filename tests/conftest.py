@@ -43,8 +43,10 @@ def isolated_user_dirs(tmp_path_factory, monkeypatch):
     base = tmp_path_factory.mktemp("userdirs")
     monkeypatch.setenv("SEGCAM_CONFIG_DIR", str(base / "config"))
     monkeypatch.setenv("SEGCAM_DATA_DIR", str(base / "data"))
-    # no test may reach the real internet for weights
+    # no test may reach the real internet for weights, nor npm's registry
     monkeypatch.setenv("SEGCAM_WEIGHTS_URL", "http://127.0.0.1:9/")
+    monkeypatch.setenv("SEGCAM_RVM_URL", "http://127.0.0.1:9/")
+    monkeypatch.setenv("SEGCAM_NPM", str(base / "no-npm-in-tests"))
     yield
 
 
@@ -83,3 +85,31 @@ def own_models(weights_dir, tmp_path, monkeypatch) -> Path:
     shutil.copytree(weights_dir, copy)
     monkeypatch.setenv("SEGCAM_DATA_DIR", str(copy))
     return copy
+
+
+@pytest.fixture(scope="session")
+def rvm_weights_dir(tmp_path_factory, shared_models, weights_dir) -> Path:
+    """The MediaPipe data dir plus RVM's TF.js export, imported the way a user would, made once."""
+    import shutil
+
+    from segcam.models import install
+
+    base = tmp_path_factory.mktemp("rvm-weights") / "data"
+    shutil.copytree(weights_dir, base)
+    old = os.environ.get("SEGCAM_DATA_DIR")
+    os.environ["SEGCAM_DATA_DIR"] = str(base)
+    try:
+        install.import_files([shared_models / "rvm" / "model.json", shared_models / "rvm" / "group1-shard1of1.bin"])
+    finally:
+        if old is None:
+            del os.environ["SEGCAM_DATA_DIR"]
+        else:
+            os.environ["SEGCAM_DATA_DIR"] = old
+    return base
+
+
+@pytest.fixture
+def rvm_installed(rvm_weights_dir, monkeypatch) -> Path:
+    """Point segcam at weights that include RVM."""
+    monkeypatch.setenv("SEGCAM_DATA_DIR", str(rvm_weights_dir))
+    return rvm_weights_dir

@@ -394,7 +394,9 @@ def test_pause_freezes_the_thumbnails_and_the_status_bar_says_so(qtbot, models_i
 
     window.set_paused(True)
     qtbot.waitUntil(lambda: window.controller.pause_mode == "freeze", timeout=WAIT_MS)
-    assert window.stats_bar.source_status.text().endswith(": paused, sending a frozen frame")
+    # the control thread sets the mode, then the window hears of it through a queued signal
+    qtbot.waitUntil(lambda: window.stats_bar.source_status.text().endswith(": paused, sending a frozen frame"),
+                    timeout=WAIT_MS)
     wait_for_frames(qtbot, window)
     first = thumbnails()
     wait_for_frames(qtbot, window, 6)  # the clip moves on underneath

@@ -171,7 +171,7 @@ def test_corrupt_weights_file_is_refused(tmp_path, capsys):
 def test_models_import_and_list(shared_models, capsys):
     assert cli.main(["models", "list"]) == 0
     listed = capsys.readouterr().out
-    assert listed.count("not installed") == 4  # two MediaPipe and two torchvision models
+    assert listed.count("not installed") == 5  # two MediaPipe models, RVM and two torchvision models
     assert "lraspp-mobilenet-v3" in listed
     assert cli.main(["models", "import", str(shared_models / "selfie_segmentation_landscape.tflite")]) == 0
     capsys.readouterr()
@@ -261,7 +261,8 @@ def test_models_download_force_replaces_damaged_and_good_caches(own_models, caps
     landscape_pt = weights.models_dir() / "selfie_segmentation_landscape.pt"
     before = landscape_pt.stat().st_ino, landscape_pt.stat().st_mtime_ns
 
-    assert cli.main(["models", "download", "--force"]) == 0  # offline: the .tflite files verify already
+    # offline: the .tflite files verify already
+    assert cli.main(["models", "download", "--force", "mediapipe-landscape", "mediapipe-general"]) == 0
     out = capsys.readouterr().out
     assert str(onnx) in out and str(pt) in out
     assert derived.check(onnx).ok and derived.check(pt).ok

@@ -363,23 +363,28 @@ def test_no_camera_advice_per_os(system, advice):
 
 # -- weights ---------------------------------------------------------------------------------
 
+MEDIAPIPE = [f"Model {name}" for name in ("selfie_segmentation_landscape.tflite", "selfie_segmentation.tflite")]
+
+
 def test_weights_absent():
     results = doctor.check_weights()
-    assert names(results) == [f"Model {name}" for name in ("selfie_segmentation.tflite",
-                                                           "selfie_segmentation_landscape.tflite")]
-    assert not any(r.ok for r in results)
-    assert all("segcam models download" in r.fix and "segcam models import" in r.fix for r in results)
+    assert names(results) == MEDIAPIPE + ["Model rvm/model.json", "Model rvm/group1-shard1of1.bin"]
+    mediapipe, rvm = results[:2], results[2:]
+    assert not any(r.ok for r in mediapipe)  # what `auto` falls back to must be there
+    assert all("segcam models download" in r.fix and "segcam models import" in r.fix for r in mediapipe)
+    assert all(r.ok and "optional" in r.detail and "segcam models download rvm" in r.detail for r in rvm)
 
 
 def test_weights_present_and_damaged(models_installed, tmp_path, monkeypatch):
-    assert all(r.ok and r.detail.endswith("sha256 matches") for r in doctor.check_weights())
+    assert all(r.ok and r.detail.endswith("sha256 matches") for r in doctor.check_weights()
+               if r.name in MEDIAPIPE)
     copy = tmp_path / "data"
     shutil.copytree(models_installed, copy)
     with open(copy / "models" / "selfie_segmentation.tflite", "r+b") as f:
         f.seek(1000)
         f.write(b"\0\0\0\0")
     monkeypatch.setenv("SEGCAM_DATA_DIR", str(copy))
-    general, landscape = doctor.check_weights()
+    landscape, general = doctor.check_weights()[:2]
     assert not general.ok and "wrong sha256" in general.detail
     assert landscape.ok
 

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from segcam import motion_eval
+from segcam import evaluate, motion_eval
 from segcam.cli import main
 from segcam.evaluate import iou, pair_by_stem
 
@@ -62,17 +62,16 @@ def test_dtssd_counts_lag_and_not_following():
     image, truth = person_still()
     _, truths = motion_eval.moving_clip(image, truth, image, np.random.default_rng(1), frames=10)
     exact = [t.astype(np.float32) for t in truths]
-    assert motion_eval.dtssd(exact, truths) == 0.0
+    assert evaluate.dtssd(exact, truths) == 0.0
     frozen = [exact[0]] * len(exact)  # a mask that never moves
     lagging = [exact[0]] + exact[:-1]  # one frame behind
-    assert motion_eval.dtssd(frozen, truths) > 0.01
-    assert motion_eval.dtssd(lagging, truths) > 0.01
+    assert evaluate.dtssd(frozen, truths) > 0.01
+    assert evaluate.dtssd(lagging, truths) > 0.01
 
 
 @pytest.mark.parametrize("motion", motion_eval.MOTIONS)
 def test_refined_masks_keep_up_with_a_moving_person(motion, models_installed, shared_dir):
-    from segcam.refine import MaskRefiner
-    from segcam.segmenter import Segmenter
+    from segcam.processor import FrameProcessor
     from segcam.settings import Settings
 
     people = shared_dir / "data" / "people"
@@ -80,9 +79,8 @@ def test_refined_masks_keep_up_with_a_moving_person(motion, models_installed, sh
     pairs, problems = pair_by_stem(people / "images", people / "masks", names)
     assert not problems and len(pairs) == 4
     backgrounds = sorted((shared_dir / "data" / "backgrounds" / "images").glob("*.jpg"))[:4]
-    segmenter = Segmenter("mediapipe-landscape", "cpu")
-    report = motion_eval.evaluate_motion(lambda frame: segmenter, MaskRefiner(Settings()), pairs, backgrounds,
-                                         model=segmenter.name, motion=motion)
+    processor = FrameProcessor(Settings(model="mediapipe-landscape", device="cpu"))
+    report = motion_eval.evaluate_motion(processor, pairs, backgrounds, model="mediapipe-landscape", motion=motion)
     assert report.clips == 4 and report.motion == motion
     assert 0.7 < report.iou_raw <= 1.0
     # steadier than the raw mask without trailing the person: no IoU lost (within noise),
@@ -130,3 +128,33 @@ def test_cli_motion_without_usable_backgrounds(make, models_installed, tmp_path,
     code = main(["eval", "--images", str(images), "--masks", str(masks), "--motion", str(folder)])
     assert code == 2
     assert "--motion" in capsys.readouterr().err
+
+
+@pytest.fixture
+def labelled_sequence(shared_dir, tmp_path):
+    """Eight frames of a person talking, written as numbered images with their true masks."""
+    people = shared_dir / "data" / "people"
+    pair = pair_by_stem(people / "images", people / "masks", ["vs_011"])[0][0]
+    image, truth = evaluate.load_pair(pair)
+    background = cv2.imread(str(sorted((shared_dir / "data" / "backgrounds" / "images").glob("*.jpg"))[0]))
+    frames, truths = motion_eval.moving_clip(image, truth, background, np.random.default_rng(2), frames=8)
+    images, masks = tmp_path / "images", tmp_path / "masks"
+    images.mkdir()
+    masks.mkdir()
+    for index, (frame, true) in enumerate(zip(frames, truths)):
+        cv2.imwrite(str(images / f"frame{index:03d}.png"), frame)
+        cv2.imwrite(str(masks / f"frame{index:03d}.png"), true.astype(np.uint8) * 255)
+    return images, masks
+
+
+@pytest.mark.parametrize("model", ["mediapipe-landscape", "rvm"])
+def test_cli_sequence_scores_iou_and_temporal_error(model, rvm_installed, labelled_sequence, capsys):
+    images, masks = labelled_sequence
+    assert main(["eval", "--images", str(images), "--masks", str(masks), "--sequence", "--model", model,
+                 "--json", "--device", "cpu"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["model"] == model and data["frames"] == 8 and not data["problems"]
+    assert 0.7 < data["mean_iou"] <= 1 and 0.7 < data["mean_iou_refined"] <= 1
+    assert 0 < data["dtssd"] < 0.3 and 0 < data["dtssd_refined"] < 0.3
+    assert main(["eval", "--images", str(images), "--masks", str(masks), "--sequence", "--model", model]) == 0
+    assert "8 frames in sequence" in capsys.readouterr().out

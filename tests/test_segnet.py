@@ -88,7 +88,7 @@ def test_not_a_model_file(tmp_path):
     garbage = tmp_path / "garbage.pth"
     garbage.write_bytes(b"not a zip")
     with pytest.raises(SettingsError, match="not a segcam model file"):
-        registry.get(str(garbage))
+        registry.lookup(str(garbage))
     with pytest.raises(SettingsError, match="does not exist"):
         registry.resolve(str(tmp_path / "missing.pt"), 1280, 720)
 

@@ -1,32 +1,34 @@
 """Putting a model's files on this machine, and finding every derived file segcam keeps.
 
-A model's files are its pinned sources (MediaPipe's .tflite) and the files derived from
-them (the converted .pt, the ONNX export per torch version, torchvision's downloaded
-weights); see `derived`. `segcam models download` and `segcam doctor` work through here.
+A model's files are its weight source's (pinned downloads, or a file a person imported) and
+the files derived from them (a converted state dict, the ONNX exports per input size and
+torch version); see `derived`. `segcam models download|import` and `segcam doctor` work
+through here, and ask each model's spec rather than knowing a model family.
 """
 
 from __future__ import annotations
 
-from segcam.models import derived, registry, torchvision_seg, weights
+from pathlib import Path
+
+from segcam.errors import WeightsError
+from segcam.models import derived, registry
 
 
 def all_derived() -> list[derived.Derived]:
     """Every derived file on this machine, of any model."""
     from segcam import segmenter
 
-    return weights.derived_caches() + torchvision_seg.derived_caches() + segmenter.onnx_caches()
+    caches = {cache.path: cache for spec in registry.specs() for cache in spec.weights.derived()
+              if cache.path.exists()}
+    caches.update({cache.path: cache for cache in segmenter.onnx_caches()})
+    return list(caches.values())
 
 
 def model_derived(name: str) -> list[derived.Derived]:
-    """The derived files of registered model `name` on this machine (present or not, for its sources)."""
+    """The derived files of registered model `name` (its own, present or not, and its ONNX exports)."""
     from segcam import segmenter
 
-    spec = registry.get(name)
-    caches = [weights.torch_cache(file) for file in spec.weight_files]
-    architecture = _torchvision_architecture(spec.name)
-    if architecture is not None:
-        caches.append(torchvision_seg.weights_cache(architecture))
-    return caches + segmenter.onnx_caches(spec.name)
+    return registry.get(name).weights.derived() + segmenter.onnx_caches(name)
 
 
 def discard_damaged(caches: list[derived.Derived] | None = None) -> list[derived.Status]:
@@ -41,33 +43,51 @@ def discard_damaged(caches: list[derived.Derived] | None = None) -> list[derived
 def install(name: str, force: bool = False, progress: bool = True) -> list[str]:
     """Fetch model `name`'s weights and make its derived files; lines saying what is where.
 
-    A derived file that does not verify is made again; `force` makes every one again and
-    fetches again what is not pinned by a full sha256 (a pinned file would come back the same).
+    A derived file that does not verify is made again; `force` makes every one again. A
+    pinned download that verifies is not fetched again: it would come back the same.
     """
     from segcam import segmenter
 
     spec = registry.get(name)
-    onnx_path = segmenter._onnx_cache_path(spec.name)
-    had_onnx = onnx_path.exists()
     caches = model_derived(spec.name)
+    # this torch's exports that were there are made again now, not on the next start, which would wait for them
+    exports = [size for size in map(segmenter.onnx_export_size, (c.path for c in segmenter.onnx_caches(spec.name)))
+               if size is not None]
     if force:
         for cache in caches:
             derived.discard(cache.path)
     else:
         discard_damaged(caches)
-    lines = [f"{file}: {weights.torch_weights_path(file, download=True, progress=progress)}"
-             for file in spec.weight_files]
-    if not spec.weight_files:
-        spec.build(True)  # fetches through the model's own weights API
-        lines.append(f"{spec.name}: installed")
-    if had_onnx:  # made again now rather than on the next start, which would wait for it
-        segmenter.Segmenter(spec.name, device="cpu", runtime="onnxruntime", download=False)
-        lines.append(f"{spec.name}: {onnx_path}")
+    lines = spec.weights.fetch(progress=progress)
+    for width, height in exports:
+        # a frame of the input's own size has that input at every quality (no network enlarges)
+        made = segmenter.Segmenter(spec.name, device="cpu", runtime="onnxruntime", download=False,
+                                   frame_size=(width, height) if spec.sized_for else None)
+        lines.append(f"{spec.name}: {segmenter.onnx_path(made)}")
     return lines
 
 
-def _torchvision_architecture(name: str) -> str | None:
-    # the registry names its torchvision models after their architectures, less "-large";
-    # a model spec that lists its own derived files would make this lookup unnecessary
-    architecture = f"{name}-large"
-    return architecture if architecture in torchvision_seg.ARCHITECTURES else None
+def import_files(paths: list[str | Path]) -> list[str]:
+    """Give local weight files to the model they belong to; lines saying what was imported.
+
+    Each model's source looks at the files and takes them, or says they are not its own.
+    """
+    paths = [Path(p) for p in paths]
+    for path in paths:
+        if not path.is_file():
+            raise WeightsError(f"Cannot import {path}: it does not exist.")
+    lines: list[str] = []
+    seen = set()
+    for spec in registry.specs():
+        if id(spec.weights) in seen:
+            continue
+        seen.add(id(spec.weights))
+        taken = spec.weights.import_files(paths)
+        if taken:
+            lines += taken
+    if not lines:
+        hints = "; ".join(dict.fromkeys(spec.weights.import_hint for spec in registry.specs()
+                                        if spec.default_download))
+        shown = ", ".join(str(p) for p in paths)
+        raise WeightsError(f"{shown} is not a model file segcam knows; it takes {hints}.")
+    return lines

@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from segcam import fileio
 from segcam.errors import SettingsError
 
 FORMAT = "segcam-model"
@@ -81,16 +82,8 @@ def save(path: str | os.PathLike, network: nn.Module, architecture: str, input_s
                        for k, v in network.state_dict().items()},
         "provenance": {"segcam_version": __version__, **(provenance or {})},
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # a plain open (not mkstemp, which makes 0600 files) so the file gets the user's umask
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(record, f)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with fileio.replacing(path) as tmp, open(tmp, "wb") as f:
+        torch.save(record, f)
     return path
 
 
@@ -130,3 +123,35 @@ def read(path: str | os.PathLike) -> ModelFile:
 def load(path: str | os.PathLike) -> tuple[nn.Module, ModelFile]:
     info = read(path)
     return info.build(), info
+
+
+class FileWeights:
+    """The weights of a model file are the file itself: nothing to fetch, nothing derived."""
+
+    download_size = "nothing (the file is the model)"
+    import_hint = "a segcam model file (.pt), given with --model"
+    import_patterns = ("*.pt",)
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.title = f"segcam model file {path.name}"
+
+    def installed(self) -> bool:
+        return self.path.is_file()
+
+    def fetch(self, progress: bool = True, on_progress=None) -> list[str]:
+        if not self.installed():
+            raise SettingsError(self.how_to_get(f"Model file {self.path} does not exist"))
+        return [f"{self.path.name}: {self.path}"]
+
+    def import_files(self, paths: list[Path]) -> list[str] | None:
+        return None
+
+    def how_to_get(self, problem: str) -> str:
+        return f"{problem}: give the path of a file made by `segcam train` or `segcam calibrate`."
+
+    def files(self) -> list[tuple[str, Path, str]]:
+        return [(self.path.name, self.path, "ok" if self.installed() else "missing")]
+
+    def derived(self) -> list:
+        return []

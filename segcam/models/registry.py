@@ -1,45 +1,99 @@
 """The one place that knows which segmentation models exist.
 
-A model spec says how to build the network, what input it wants and where its weights come
-from; the segmenter and the pipeline only ever ask this registry.
+Each model family registers its models when its module is imported (timm's habit): a spec
+says how to build the network, what input it wants, how good its masks are, and where its
+weights come from (its `WeightSource`). The segmenter, the CLI, the app and `doctor` only
+ever ask this registry and the specs; none of them knows a model family by name.
+
+Adding a model = one module that calls `register(ModelSpec(...))`, listed in `_FAMILIES`.
 """
 
 from __future__ import annotations
 
+import importlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Protocol
 
 from torch import nn
 
 from segcam.errors import SettingsError
+from segcam.models.fetch import ProgressCallback
+
+# the modules that register models; imported on the first question to the registry, so that
+# importing the registry stays cheap and no family module imports another
+_FAMILIES = ("segcam.models.mediapipe_spec", "segcam.models.rvm_spec", "segcam.models.torchvision_seg")
+
+
+class WeightSource(Protocol):
+    """Where a model's weights come from and how they are kept on this machine."""
+
+    title: str  # what the weights are, for people: "MediaPipe Selfie Segmentation (landscape)"
+    download_size: str  # what a download fetches, e.g. "about 0.25 MB"
+    import_hint: str  # what `models import` (and the app's Import button) takes, in words
+    import_patterns: tuple[str, ...]  # file-dialog patterns for those files, e.g. ("*.tflite",)
+
+    def installed(self) -> bool:
+        """Whether the model can be built without a download."""
+
+    def fetch(self, progress: bool = True, on_progress: ProgressCallback | None = None) -> list[str]:
+        """Download what is missing and make the derived files; lines saying what is where.
+
+        Raises WeightsError with one sentence on how to get the weights by hand."""
+
+    def import_files(self, paths: list[Path]) -> list[str] | None:
+        """Take local copies of the weights; None when these files are not this source's."""
+
+    def how_to_get(self, problem: str) -> str:
+        """`problem`, and then how a person puts the weights on this machine themselves."""
+
+    def files(self) -> list[tuple[str, Path, str]]:
+        """The source files on this machine as (label, path, state "ok" | "missing" | "damaged")."""
+
+    def derived(self) -> list:
+        """The derived files (see `derived.Derived`) made from these weights, present or not."""
 
 
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
-    input_size: tuple[int, int]  # (height, width) the network runs at
-    build: Callable[[bool], nn.Module]  # build(download) -> network with weights, in eval mode
     description: str
     license: str
-    weight_files: tuple[str, ...] = field(default=())
+    build: Callable[[bool], nn.Module]  # build(download) -> network with weights, in eval mode
+    weights: WeightSource
+    # the (height, width) the network runs at; None: it follows the frame (see input_size_for)
+    input_size: tuple[int, int] | None = None
     # how frames are turned into network input: RGB scaled to [0, 1], then (x - mean) / std
     mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
     std: tuple[float, float, float] = (1.0, 1.0, 1.0)
-    # whether the weights are on this machine; by default, whether every weight file verifies
-    is_installed: Callable[[], bool] | None = None
+    # a network that carries recurrent state from frame to frame (see `segmenter.Segmenter`)
+    recurrent: bool = False
+    # higher is better masks; `auto` picks the best one the machine can run at the frame rate
+    quality: int = 0
+    # for a network whose input follows the frame: (frame width, height, quality setting) -> (h, w)
+    sized_for: Callable[[int, int, str], tuple[int, int]] | None = None
+    # offered by `segcam models download` without naming it, and by the app's first start
+    default_download: bool = False
+    # recurrent networks: how the segmenter wraps the network (network, dtype) -> module taking a
+    # BGR uint8 frame and the states, giving alpha, foreground correction and the states; and
+    # the states' shapes for an input of (height, width)
+    frame_module: Callable[..., nn.Module] | None = None
+    state_shapes: Callable[[int, int], list[tuple[int, ...]]] | None = None
 
     def installed(self) -> bool:
-        if self.is_installed is not None:
-            return self.is_installed()
-        from segcam.models import weights
+        return self.weights.installed()
 
-        return all(weights.verify(name) for name in self.weight_files)
+    def input_size_for(self, width: int, height: int, quality: str = "balanced") -> tuple[int, int]:
+        """The (height, width) the network runs at for a width x height frame."""
+        if self.sized_for is not None:
+            return self.sized_for(width, height, quality)
+        return self.input_size
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
 _MODEL_FILES: dict[tuple[str, int, int], str] = {}  # (path, mtime, size) -> registered name
+_loaded = False
 
 
 def register(spec: ModelSpec) -> ModelSpec:
@@ -47,20 +101,37 @@ def register(spec: ModelSpec) -> ModelSpec:
     return spec
 
 
+def _load_families() -> None:
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        for module in _FAMILIES:
+            importlib.import_module(module)
+
+
+def specs() -> list[ModelSpec]:
+    """Every registered model, in the order of `_FAMILIES` (whichever module was imported first)."""
+    _load_families()
+
+    def family(spec: ModelSpec) -> int:
+        module = getattr(spec.build, "__module__", "")
+        return _FAMILIES.index(module) if module in _FAMILIES else len(_FAMILIES)
+
+    return sorted(_REGISTRY.values(), key=family)  # stable: registration order within a family
+
+
 def names() -> list[str]:
-    return list(_REGISTRY)
+    return [spec.name for spec in specs()]
 
 
 def get(name: str) -> ModelSpec:
-    """The spec for a registered name, or for a segcam model file (registered on first use)."""
-    if name in _REGISTRY:
+    """The spec for a registered name. Model files are registered by `lookup`, not here."""
+    _load_families()
+    try:
         return _REGISTRY[name]
-    from segcam.models import modelfile
-
-    if modelfile.looks_like_model_file(name):
-        return register_model_file(name)
-    raise SettingsError(f"Unknown model {name!r}; choose one of {', '.join(_REGISTRY)}, "
-                        "or give a model file (.pt) made by `segcam train`.")
+    except KeyError:
+        raise SettingsError(f"Unknown model {name!r}; choose one of {', '.join(_REGISTRY)}, "
+                            "or give a model file (.pt) made by `segcam train`.") from None
 
 
 def create_model(name: str, download: bool = True) -> nn.Module:
@@ -68,8 +139,11 @@ def create_model(name: str, download: bool = True) -> nn.Module:
     return get(name).build(download)
 
 
+FALLBACK_MODELS = ("mediapipe-landscape", "mediapipe-general")  # what pick_for_frame returns
+
+
 def pick_for_frame(width: int, height: int) -> str:
-    """The default model for a frame shape: the landscape network for frames wider than 4:3.
+    """The fast default for a frame shape: the landscape network for frames wider than 4:3.
 
     The landscape network sees 256x144 (16:9); squeezing a square or portrait frame into it
     costs more accuracy than running the square general network.
@@ -78,10 +152,26 @@ def pick_for_frame(width: int, height: int) -> str:
 
 
 def resolve(model: str, width: int, height: int) -> str:
-    """Turn the user's model setting ("auto", a name, or a file) into a registry name."""
+    """Turn the user's model setting ("auto", a name, or a model file) into a registry name.
+
+    "auto" here is the frame shape's fast default; `segcam.model_choice` picks by measured
+    speed on top of this where it can.
+    """
     if model in ("", "auto"):
         return pick_for_frame(width, height)
-    return get(model).name
+    return lookup(model).name
+
+
+def lookup(model: str) -> ModelSpec:
+    """The spec for a registered name or a segcam model file (registered on first use)."""
+    _load_families()
+    if model in _REGISTRY:
+        return _REGISTRY[model]
+    from segcam.models import modelfile
+
+    if modelfile.looks_like_model_file(model):
+        return register_model_file(model)
+    return get(model)  # raises the one sentence on unknown names
 
 
 def register_model_file(path: str) -> ModelSpec:
@@ -96,8 +186,7 @@ def register_model_file(path: str) -> ModelSpec:
         stat = Path(path).stat()
     except OSError:
         raise SettingsError(f"Model file {path} does not exist.") from None
-    # the pipeline resolves its model setting every frame: read and hash a file only when
-    # it is new or has changed on disk
+    # read and hash a file only when it is new or has changed on disk
     signature = (str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size)
     if signature in _MODEL_FILES:
         return _REGISTRY[_MODEL_FILES[signature]]
@@ -113,6 +202,7 @@ def register_model_file(path: str) -> ModelSpec:
         name=name,
         input_size=info.input_size,
         build=lambda download: info.build(),
+        weights=modelfile.FileWeights(Path(path)),
         description=f"{info.architecture} from {path}" + (f" ({facts})" if facts else ""),
         license="as the model file's provenance says",
         mean=info.mean,
@@ -131,10 +221,12 @@ def register_architecture(name: str, factory: Callable[..., nn.Module]) -> None:
 
 
 def architectures() -> list[str]:
+    _load_families()
     return list(_ARCHITECTURES)
 
 
 def build_architecture(name: str, **options) -> nn.Module:
+    _load_families()
     try:
         factory = _ARCHITECTURES[name]
     except KeyError:
@@ -145,93 +237,10 @@ def build_architecture(name: str, **options) -> nn.Module:
         raise SettingsError(f"Architecture {name!r} cannot be built with {options}: {e}") from e
 
 
-def _mediapipe(variant: str, weight_file: str) -> Callable[[bool], nn.Module]:
-    def build(download: bool) -> nn.Module:
-        import torch
-
-        from segcam.models import weights
-        from segcam.models.mediapipe import SelfieSegmentation
-
-        path = weights.torch_weights_path(weight_file, download=download)
-        network = SelfieSegmentation(variant)
-        network.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-        return network.eval()
-
-    return build
-
-
-for _variant, _file, _size, _use in (
-        ("landscape", "selfie_segmentation_landscape.tflite", (144, 256), "the fast default for 16:9 webcams"),
-        ("general", "selfie_segmentation.tflite", (256, 256), "for square and portrait frames")):
-    register(
-        ModelSpec(
-            name=f"mediapipe-{_variant}",
-            input_size=_size,
-            build=_mediapipe(_variant, _file),
-            description=f"MediaPipe Selfie Segmentation, {_variant} ({_size[1]}x{_size[0]}): {_use}",
-            license="Apache-2.0 (Google MediaPipe)",
-            weight_files=(_file,),
-        )
-    )
-
-
-def _torchvision_installed(architecture: str) -> Callable[[], bool]:
-    def installed() -> bool:
-        from segcam.models import torchvision_seg
-
-        return torchvision_seg.weights_file(architecture).exists()
-
-    return installed
-
-
-def _torchvision(architecture: str) -> Callable[[bool], nn.Module]:
-    def build(download: bool) -> nn.Module:
-        from segcam.models import torchvision_seg
-
-        return torchvision_seg.load_pretrained(architecture, download=download)
-
-    return build
-
-
-_TORCHVISION_STATS = dict(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
-for _name, _architecture, _title in (("lraspp-mobilenet-v3", "lraspp-mobilenet-v3-large", "LR-ASPP"),
-                                     ("deeplabv3-mobilenet-v3", "deeplabv3-mobilenet-v3-large", "DeepLabV3")):
-    register(
-        ModelSpec(
-            name=_name,
-            input_size=(360, 640),
-            build=_torchvision(_architecture),
-            is_installed=_torchvision_installed(_architecture),
-            description=f"torchvision {_title} MobileNetV3-Large (COCO, VOC classes; person): for a GPU; "
-                        "weights download on first use",
-            license="BSD-3-Clause (torchvision)",
-            **_TORCHVISION_STATS,
-        )
-    )
-
-
 def _segnet() -> nn.Module:
     from segcam.models.segnet import SegNet
 
     return SegNet()
 
 
-def _selfie_segmentation(variant: str = "general") -> nn.Module:
-    from segcam.models.mediapipe import SelfieSegmentation
-
-    return SelfieSegmentation(variant)
-
-
-def _torchvision_architecture(architecture: str) -> Callable[[], nn.Module]:
-    def factory() -> nn.Module:
-        from segcam.models import torchvision_seg
-
-        return torchvision_seg.build_architecture(architecture)
-
-    return factory
-
-
 register_architecture("segnet", _segnet)
-register_architecture("mediapipe-selfie", _selfie_segmentation)
-register_architecture("lraspp-mobilenet-v3-large", _torchvision_architecture("lraspp-mobilenet-v3-large"))
-register_architecture("deeplabv3-mobilenet-v3-large", _torchvision_architecture("deeplabv3-mobilenet-v3-large"))

