@@ -9,6 +9,7 @@ refiner, so the two numbers compare directly.
 
 from __future__ import annotations
 
+import itertools
 import statistics
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -86,6 +87,23 @@ class VideoReport:
     def to_dict(self) -> dict:
         return {"model": self.model, "frames": self.frames, "flicker_raw": self.flicker_raw,
                 "flicker_refined": self.flicker_refined}
+
+
+@dataclass
+class AgreementReport:
+    """How far a model's masks agree with a teacher's on one video, from frame `start` on."""
+
+    model: str
+    against: str
+    start: int
+    frames: int  # frames scored
+    mean_iou: float  # the model's own mask against the teacher's
+    mean_iou_refined: float  # after the refiner
+    threshold: float
+
+    def to_dict(self) -> dict:
+        return {"model": self.model, "against": self.against, "start": self.start, "frames": self.frames,
+                "mean_iou": self.mean_iou, "mean_iou_refined": self.mean_iou_refined, "threshold": self.threshold}
 
 
 # -- data ---------------------------------------------------------------------------------
@@ -218,6 +236,28 @@ def evaluate_video(processor, frames: Iterable[np.ndarray], model: str = "") -> 
     return VideoReport(model or processor.segmenter.name, len(raw), flicker(raw), flicker(refined))
 
 
+def evaluate_agreement(processor, teacher, frames: Iterable[np.ndarray], start: int = 0,
+                       threshold: float = 0.5) -> AgreementReport:
+    """IoU of `processor`'s masks against `teacher`'s (both FrameProcessors) on consecutive
+    frames, scored from frame `start` on. Both see every frame from the first, in order, so a
+    recurrent teacher's state has settled by `start`, as it would have in `segcam run`."""
+    raw, refined = [], []
+    processor.reset()
+    teacher.reset()
+    for index, frame in enumerate(frames):
+        matte, truth = processor.matte(frame), teacher.matte(frame)
+        if index < start:
+            continue
+        height, width = frame.shape[:2]
+        truth = truth.raw_at(width, height) >= threshold
+        raw.append(iou(matte.raw_at(width, height) >= threshold, truth))
+        refined.append(iou(matte.alpha >= threshold, truth))
+    nan = float("nan")
+    names = [p.segmenter.name if p.segmenter is not None else "" for p in (processor, teacher)]
+    return AgreementReport(*names, start, len(raw), float(np.mean(raw)) if raw else nan,
+                           float(np.mean(refined)) if refined else nan, threshold)
+
+
 def evaluate_sequence(processor, pairs: Sequence[Pair], threshold: float = 0.5,
                       problems: Sequence[str] = ()) -> SequenceReport:
     """Score image/mask pairs as consecutive frames of one video (sorted by name), with the
@@ -262,23 +302,28 @@ def still_predictor(processor, refined: bool = False) -> Predictor:
 
 
 def video_frames(path: str | Path, every: int = 1, limit: int | None = None) -> list[np.ndarray]:
+    return list(itertools.islice(iter_video_frames(path, every), limit))
+
+
+def iter_video_frames(path: str | Path, every: int = 1) -> Iterator[np.ndarray]:
+    """A video's frames one by one (every `every`-th), without holding them all in memory."""
     from segcam.errors import SourceError
 
     capture = cv2.VideoCapture(str(path))
-    frames, index = [], 0
+    read = index = 0
     try:
-        while limit is None or len(frames) < limit:
+        while True:
             ok, frame = capture.read()
             if not ok:
                 break
             if index % every == 0:
-                frames.append(frame)
+                read += 1
+                yield frame
             index += 1
     finally:
         capture.release()
-    if not frames:
+    if not read:
         raise SourceError(f"Cannot read frames from {path}.")
-    return frames
 
 
 # -- predictors for a live torch network (used by training's validation) -------------------

@@ -113,3 +113,44 @@ def rvm_installed(rvm_weights_dir, monkeypatch) -> Path:
     """Point segcam at weights that include RVM."""
     monkeypatch.setenv("SEGCAM_DATA_DIR", str(rvm_weights_dir))
     return rvm_weights_dir
+
+
+@pytest.fixture(scope="session")
+def rvm_best_exports(rvm_weights_dir) -> Path:
+    """The RVM data dir with RVM's ONNX exports at its best setting for both shared clips' sizes
+    (what calibration labels with), made once: each takes several seconds."""
+    from segcam.segmenter import Segmenter
+
+    old = os.environ.get("SEGCAM_DATA_DIR")
+    os.environ["SEGCAM_DATA_DIR"] = str(rvm_weights_dir)
+    try:
+        for size in ((640, 360), (176, 144)):
+            Segmenter("rvm", "cpu", download=False, frame_size=size, quality="best")
+    finally:
+        if old is None:
+            del os.environ["SEGCAM_DATA_DIR"]
+        else:
+            os.environ["SEGCAM_DATA_DIR"] = old
+    return rvm_weights_dir
+
+
+@pytest.fixture
+def own_rvm_models(rvm_best_exports, tmp_path, monkeypatch) -> Path:
+    """A private data dir with every file of the RVM one hard-linked in (copied where links fail):
+    files a test adds (calibrated models, exports) stay its own, and nothing is converted again."""
+    rvm_weights_dir = rvm_best_exports
+    copy = tmp_path / "own-rvm-data"
+    for source in rvm_weights_dir.rglob("*"):
+        target = copy / source.relative_to(rvm_weights_dir)
+        if source.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(source, target)
+        except OSError:
+            import shutil
+
+            shutil.copy2(source, target)
+    monkeypatch.setenv("SEGCAM_DATA_DIR", str(copy))
+    return copy
