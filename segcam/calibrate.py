@@ -7,8 +7,8 @@ fine-tunes the fast network on its labels:
 1. record: frames in order, about MAX_FRAMES of them over the recording; a frame in which
    nothing moved since the last one kept is skipped (near-duplicates teach nothing);
 2. label: RVM at its best setting over those frames in order, its recurrent state carried;
-3. split by time into BLOCKS blocks: every fourth is held back for the check, and frames
-   within a short gap of a held-back block are not trained on (no near-twins on both sides);
+3. split in order into BLOCKS blocks: every fourth is held back for the check, and frames
+   within a short time of a held-back one are not trained on (no near-twins on both sides);
 4. train: the fast network, from its own weights, on the rest, within a time budget, with
    augmentation that keeps the room and person but varies light, position, scale and mirror;
 5. check: IoU of the stock and the calibrated network against RVM on the held-back frames.
@@ -39,6 +39,7 @@ MAX_FRAMES = 300  # frames kept from a recording of any length: RVM labels each 
 STORE_SIDE = 512  # frames are kept at most this wide: RVM's best input is 384, the fast network's 256
 DUPLICATE_CHANGE = 1.5  # mean grey-level change of a 48x27 thumbnail under which a frame repeats the last
 BLOCKS, HELD_EVERY, HELD_FIRST = 8, 4, 2  # blocks 2 and 6 of 0..7 are held back
+MAX_GAP_S = 0.5  # no trained frame this close to a held-back one (less in a recording shorter than 20 s)
 MIN_TRAIN, MIN_HELD = 4, 2
 THRESHOLD = 0.5
 BUDGET_S = {"cpu": 150.0, "gpu": 60.0}  # training time; the steps below usually end it first on a GPU
@@ -183,23 +184,15 @@ def label(frames: list[np.ndarray], device: str = "auto", download: bool = True,
 
 
 def split(times: list[float]) -> tuple[list[int], list[int]]:
-    """(trained, held back) frame indices: interleaved blocks of time, every fourth held back;
-    frames closer than a small gap to a held-back block are in neither."""
-    if not times:
-        return [], []
-    start, span = times[0], max(times[-1] - times[0], 1e-6)
-    block = span / BLOCKS
-    gap = min(0.5, span / 40)
-    held_blocks = [b for b in range(BLOCKS) if b % HELD_EVERY == HELD_FIRST]
-    trained, held = [], []
-    for i, t in enumerate(times):
-        b = min(BLOCKS - 1, int((t - start) / block))
-        if b in held_blocks:
-            held.append(i)
-            continue
-        distance = min(max(start + h * block - t, t - start - (h + 1) * block) for h in held_blocks)
-        if distance >= gap:
-            trained.append(i)
+    """(trained, held back) frame indices: the frames in order, cut into BLOCKS blocks of as many
+    frames, every fourth block held back; a frame closer in time than a small gap to a held-back
+    one is in neither (it would be its near-twin)."""
+    count = len(times)
+    held = [i for i in range(count) if (i * BLOCKS // count) % HELD_EVERY == HELD_FIRST]
+    if not held:
+        return list(range(count)), []
+    gap = min(MAX_GAP_S, (times[-1] - times[0]) / 40)
+    trained = [i for i in range(count) if i not in held and min(abs(times[i] - times[h]) for h in held) >= gap]
     return trained, held
 
 
@@ -322,7 +315,7 @@ def calibrate(recording: Recording, *, base: str = "auto", budget_s: float | Non
                 "trained": len(trained), "held_back": len(held)},
         steps=result.steps, device=device, date=datetime.now(timezone.utc).isoformat(timespec="seconds"))
     model.network.cpu()
-    calibration.picture = comparison_picture(held_frames, held_truth, stock_masks, calibrated_masks, calibration)
+    calibration.picture = comparison_picture(held_frames, held_truth, stock_masks, calibrated_masks, stock)
     seconds["check"] = time.monotonic() - started
     calibration.seconds = seconds
     if progress is not None:
@@ -362,9 +355,10 @@ def _caption(image: np.ndarray, text: str) -> np.ndarray:
 
 
 def comparison_picture(frames: list[np.ndarray], truths: list[np.ndarray], stock: list[np.ndarray],
-                       calibrated_masks: list[np.ndarray], result: Calibration, rows: int = 3,
+                       calibrated_masks: list[np.ndarray], stock_name: str, rows: int = 3,
                        width: int = 320) -> np.ndarray:
-    """Held-back frames side by side, stock | calibrated, evenly spread over the recording."""
+    """Frames side by side, stock | calibrated (boolean masks; the teacher's outline in yellow),
+    `rows` of them evenly spread over the list."""
     from segcam.evaluate import iou
 
     picks = sorted(set(np.linspace(0, len(frames) - 1, min(rows, len(frames))).round().astype(int).tolist()))
@@ -372,7 +366,7 @@ def comparison_picture(frames: list[np.ndarray], truths: list[np.ndarray], stock
     for i in picks:
         height = round(frames[i].shape[0] * width / frames[i].shape[1])
         cells = []
-        for masks, title in ((stock, f"stock {result.stock}"), (calibrated_masks, "calibrated")):
+        for masks, title in ((stock, f"stock {stock_name}"), (calibrated_masks, "calibrated")):
             cell = cv2.resize(_overlay(frames[i], masks[i], truths[i]), (width, height), interpolation=cv2.INTER_AREA)
             cells.append(_caption(cell, f"{title}: IoU {iou(masks[i], truths[i]):.3f}"))
         lines.append(np.hstack([cells[0], np.full((cells[0].shape[0], 4, 3), 255, np.uint8), cells[1]]))

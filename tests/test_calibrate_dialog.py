@@ -6,7 +6,7 @@ import threading
 import pytest
 from PySide6.QtCore import Qt
 
-from segcam import evaluate
+from segcam import calibrate, evaluate
 from segcam.models import calibrated, modelfile
 from segcam.ui import calibrate_dialog
 from segcam.ui.calibrate_dialog import CalibrationDialog
@@ -82,16 +82,19 @@ def test_discard_and_cancel_write_nothing(qtbot, own_rvm_models, hamilton_clip, 
     qtbot.mouseClick(dialog.discard_button, Qt.MouseButton.LeftButton)
     assert not dialog.isVisible() and not calibrated.folder().exists()
 
-    # cancel while RVM labels: the thread stops at its next frame, and nothing is written
+    # cancel as soon as the work starts: the thread stops at its next frame or step, nothing is written
     cancelled = CalibrationDialog(str(hamilton_clip), frames_once(close_up_frames), seconds=0.8,
                                   options={"device": "cpu", "max_steps": 1, "budget_s": 300})
     qtbot.addWidget(cancelled)
     cancelled.show()
     qtbot.mouseClick(cancelled.start_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: cancelled.stage_label.text() == "Labelling with RVM", timeout=WORK_MS)
+    qtbot.waitUntil(lambda: cancelled._worker is not None, timeout=WORK_MS)
+    outcomes = []
+    cancelled._worker.finished.connect(outcomes.append)
     qtbot.mouseClick(cancelled.cancel_button, Qt.MouseButton.LeftButton)
     assert not cancelled.isVisible()
-    qtbot.waitUntil(lambda: not calibration_threads(), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: bool(outcomes) and not calibration_threads(), timeout=WORK_MS)
+    assert isinstance(outcomes[0], calibrate.Cancelled)
     assert cancelled.result is None and not calibrated.folder().exists()
 
 
