@@ -6,6 +6,9 @@ import contextlib
 import dataclasses
 import json
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -17,6 +20,8 @@ from segcam.errors import SettingsError
 from segcam.models import calibrated, modelfile, registry
 from segcam.processor import FrameProcessor
 from segcam.settings import Settings
+
+REPO = Path(__file__).resolve().parents[1]
 
 CLOSE_UP = range(24, 48, 3)  # 8 frames of the Hamilton clip's close-up, where stock MediaPipe misses much
 
@@ -92,13 +97,15 @@ def test_command_line_choices_match_the_engine():
     assert calibrate_command.BUDGET_S == calibrate.BUDGET_S and calibrate_command.MAX_STEPS == calibrate.MAX_STEPS
 
 
-def test_names_a_calibrated_model_cannot_take(own_rvm_models, capsys):
+def test_names_a_calibrated_model_cannot_take(own_rvm_models):
     for name in ("rvm", "mediapipe-landscape", "auto", "room.pt", "../room", "", "a" * 41):
         with pytest.raises(SettingsError):
             calibrated.check_name(name)
-    # said at once, before anything is recorded
-    assert main(["calibrate", "--source", "no-such-video.mp4", "--out", "rvm"]) == 2
-    assert "built-in model" in capsys.readouterr().err
+    # in a fresh process (the registry not yet asked anything), said at once, before anything is recorded
+    for command in (["calibrate", "--source", "no-such-video.mp4", "--out", "rvm"], ["models", "remove", "rvm"]):
+        done = subprocess.run([sys.executable, "-m", "segcam", *command], capture_output=True, text=True,
+                              timeout=120, cwd=REPO)
+        assert done.returncode == 2 and "built-in model" in done.stderr, done.stderr
 
 
 # -- a real calibration -------------------------------------------------------------------------

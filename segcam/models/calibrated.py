@@ -65,8 +65,7 @@ def check_name(name: str) -> str:
                             "or '.', starting with a letter or digit, and not ending in .pt.")
     if name == "auto":
         raise SettingsError("'auto' is the automatic model choice; give the calibrated model another name.")
-    owner = registry.registered(name)
-    if owner is not None and name not in _entries:
+    if name in registry.names() and name not in _entries:  # names() loads every family first
         raise SettingsError(f"{name!r} is the name of a built-in model; give the calibrated model another name.")
     return name
 
@@ -146,7 +145,7 @@ def _spec(name: str, path: Path, info: modelfile.ModelFile, calibration: dict) -
 
 
 def entries() -> list[Entry]:
-    sync()
+    registry.names()  # loads the families (the built-in names come first), then syncs
     return sorted(_entries.values(), key=lambda entry: entry.name)
 
 
@@ -183,7 +182,7 @@ def forget_exports(name: str) -> None:
 
 def remove(name: str) -> list[str]:
     """Delete calibrated model `name` (its file and its ONNX exports); lines saying what went."""
-    sync()
+    registry.names()  # loads the families, then syncs
     entry = _entries.get(name)
     if entry is None:
         if registry.registered(name) is not None:

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (QCheckBox, QDialog, QHBoxLayout, QLineEdit, QProg
 
 from segcam import calibrate
 from segcam.errors import SegcamError
-from segcam.models import registry
+from segcam.models import calibrated, registry
 from segcam.ui.images import bgr_to_qimage
 from segcam.ui.widgets import label, restyle
 
@@ -264,8 +264,7 @@ class CalibrationDialog(QDialog):
             self.keep_button.setText("Keep")
             self._set_keep_status("")
         except SegcamError as exc:
-            exists = calibrate.calibrated.path_for(name).exists() if calibrate.calibrated.NAME_PATTERN.fullmatch(
-                name) else False
+            exists = bool(calibrated.NAME_PATTERN.fullmatch(name)) and calibrated.path_for(name).exists()
             self.keep_button.setText(f"Replace {name}" if exists else "Keep")
             self._set_keep_status("" if exists else str(exc), error=not exists)
 
