@@ -236,8 +236,8 @@ class WindowMenus:
             result = self._last_result
             return None if result is None or self.paused else result.frame
 
-        self.calibrate_dialog = CalibrationDialog(self.settings.source, newest_frame, self,
-                                                  options={"device": self.settings.device})
+        # the device is auto: a GPU makes calibration much faster even where the live model runs on the CPU
+        self.calibrate_dialog = CalibrationDialog(self.settings.source, newest_frame, self)
         self.calibrate_dialog.kept.connect(lambda name, use: self.change(model=name) if use else None)
         self.calibrate_dialog.open()
 
