@@ -388,8 +388,8 @@ def keep(calibration: Calibration, name: str, overwrite: bool = False) -> Path:
     model = calibration.model
     modelfile.save(path, model.network, model.architecture, model.input_size, model.mean, model.std,
                    options=model.options, provenance=calibration.provenance())
-    calibrated.forget_exports(name)  # an export of an earlier model of this name would run its weights
     calibrated.sync()
+    calibrated.forget_exports(name)  # an export of an earlier model of this name would run its weights
     return path
 
 

@@ -49,10 +49,12 @@ def add_calibrate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
 
 
-def run_calibrate(args: argparse.Namespace) -> int:
+def run_calibrate(args: argparse.Namespace, signals=None) -> int:
+    """The command. segcam.cli runs it with SIGTERM and SIGHUP turned into KeyboardInterrupt;
+    `signals` (its StopSignals) is told when the files are being written, so that no signal
+    stops the command between writing the model and registering it."""
     from segcam import calibrate
     from segcam.capture import camera_index
-    from segcam.cli import StopSignals
 
     if not 0 < args.seconds <= 600:
         raise SettingsError(f"--seconds must be above 0 and at most 600, got {args.seconds:g}.")
@@ -67,19 +69,19 @@ def run_calibrate(args: argparse.Namespace) -> int:
     if camera_index(args.source) is not None:
         say.line(f"Recording {args.seconds:g} s from camera {args.source}: "
                  + INSTRUCTIONS.format(seconds=args.seconds))
-    with StopSignals() as signals:
-        try:
-            recording = calibrate.record(args.source, args.seconds, args.size, args.fps, progress=say.progress)
-            result = calibrate.calibrate(recording, base=args.base, budget_s=args.budget, max_steps=args.steps,
-                                         device=args.device, progress=say.progress)
+    try:
+        recording = calibrate.record(args.source, args.seconds, args.size, args.fps, progress=say.progress)
+        result = calibrate.calibrate(recording, base=args.base, budget_s=args.budget, max_steps=args.steps,
+                                     device=args.device, progress=say.progress)
+        if signals is not None:
             signals.finishing = True  # from here on, only whole files are written
-            if args.picture:
-                _write_picture(args.picture, result.picture)
-            kept = calibrate.keep(result, args.out, args.overwrite) if result.better else None
-        except KeyboardInterrupt:
-            say.end()
-            print("segcam: calibration stopped; nothing was changed.", file=sys.stderr)
-            return 0
+        if args.picture:
+            _write_picture(args.picture, result.picture)
+        kept = calibrate.keep(result, args.out, args.overwrite) if result.better else None
+    except KeyboardInterrupt:
+        say.end()
+        print("segcam: calibration stopped; nothing was changed.", file=sys.stderr)
+        return 0
     say.end()
     took = sum(result.seconds.values())
     if args.json:

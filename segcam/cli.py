@@ -425,7 +425,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from segcam import calibrate_command
 
-    return calibrate_command.run_calibrate(args)
+    with StopSignals() as signals:  # SIGTERM stops it as Ctrl-C does: nothing half-written
+        return calibrate_command.run_calibrate(args, signals)
 
 
 def cmd_train(args: argparse.Namespace) -> int:

@@ -52,10 +52,8 @@ def path_for(name: str) -> Path:
 
 def source_key(source: str | int) -> str:
     """How a source is recorded: a camera by its index ("0"), a file by its absolute path."""
-    from segcam.capture import camera_index
-
-    index = camera_index(source)
-    return str(index) if index is not None else str(Path(source).expanduser().resolve())
+    text = str(source).strip()
+    return str(int(text)) if text.isdigit() else str(Path(text).expanduser().resolve())
 
 
 def check_name(name: str) -> str:
@@ -170,10 +168,9 @@ def calibrated_for(source: str | int, width: int, height: int) -> str | None:
 
 def forget_exports(name: str) -> None:
     """Delete the ONNX exports made from an earlier file of this name: they would run old weights."""
-    from segcam import segmenter
-    from segcam.models import derived
+    from segcam.models import derived, install
 
-    for cache in segmenter.onnx_caches(name):
+    for cache in install.model_derived(name):
         try:
             derived.discard(cache.path)
         except OSError as e:  # in use on Windows: it is made again once it can go
@@ -190,13 +187,13 @@ def remove(name: str) -> list[str]:
                                 "(made by `segcam calibrate`).")
         known = ", ".join(_entries) or "none"
         raise SettingsError(f"There is no calibrated model named {name!r} (calibrated models here: {known}).")
+    forget_exports(name)  # while the name is still registered
     try:
         entry.path.unlink()
     except FileNotFoundError:
         pass
     except OSError as e:
         raise SettingsError(f"Cannot delete {entry.path}: {e.strerror or e}.") from e
-    forget_exports(name)
     sync()
     return [f"Removed calibrated model {name} ({entry.path})."]
 
