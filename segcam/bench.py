@@ -81,12 +81,13 @@ def run(settings: Settings, frames: int = 200, source: str | None = None, runtim
     segmenter = processor.segmenter
     median = float(np.median(totals))
     return {
-        "ms_per_frame": {"median": median, "p90": float(np.percentile(totals, 90))},
+        "ms_per_frame": {"median": median, "mean": float(np.mean(totals)), "p90": float(np.percentile(totals, 90))},
         "stages": {name: float(np.median(values)) for name, values in stages.items()},
         "fps": 1000.0 / median if median > 0 else 0.0,
         "device": segmenter.device,
         "runtime": segmenter.runtime,
         "model": segmenter.name,
+        "model_reason": processor.choice.reason if processor.choice else "",
         "size": f"{width}x{height}",
         "effect": settings.effect,
         "frames": frames,
@@ -104,5 +105,6 @@ def format_text(report: dict) -> str:
     stages = ", ".join(f"{name} {value:.2f}" for name, value in report["stages"].items())
     return (f"{report['model']} on {report['device']} ({report['runtime']}), {report['size']}, "
             f"effect {report['effect']}, {report['frames']} {report['source']} frames\n"
-            f"  per frame: median {ms['median']:.2f} ms, p90 {ms['p90']:.2f} ms ({report['fps']:.0f} fps)\n"
-            f"  stages (median ms): {stages}")
+            f"  per frame: median {ms['median']:.2f} ms, mean {ms['mean']:.2f}, p90 {ms['p90']:.2f} ms "
+            f"({report['fps']:.0f} fps)\n"
+            f"  stages (median ms): {stages}" + (f"\n  {report['model_reason']}" if report.get("model_reason") else ""))

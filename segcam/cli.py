@@ -247,6 +247,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         described = ", ".join(getattr(s, "describe", lambda: type(s).__name__)() for s in sinks) or "no output"
         width, height = pipeline.frame_size
         _say(args, f"segcam: {settings.source} ({width}x{height}) -> {settings.effect} -> {described}")
+        _say(args, f"segcam: model {pipeline.stats.model_reason}")
         for note in (note for sink in sinks for note in getattr(sink, "notes", ())):
             _warn(f"segcam: {note}")
         try:

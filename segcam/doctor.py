@@ -502,6 +502,19 @@ def check_weights() -> list[CheckResult]:
     return results
 
 
+def check_auto_model(width: int = 1280, height: int = 720) -> CheckResult:
+    """Which model `--model auto` runs for a 720p camera at 30 fps here, and why (measured once)."""
+    from segcam import model_choice
+    from segcam.errors import SegcamError
+    from segcam.settings import Settings
+
+    try:
+        choice = model_choice.choose(width, height, Settings())
+    except SegcamError as exc:  # a model that is installed but cannot run: its own check says more
+        return CheckResult("Model (auto)", False, str(exc), "segcam models download --force")
+    return CheckResult("Model (auto)", True, f"at {width}x{height}, 30 fps: {choice.reason.removeprefix('auto: ')}")
+
+
 def check_caches() -> CheckResult:
     """The files segcam derives from the weights (converted .pt, ONNX exports, torchvision's)."""
     from segcam.models import install, weights
@@ -598,6 +611,7 @@ def run_checks(host: Host | None = None) -> list[CheckResult]:
     results += virtual_camera_checks(host, configured_vcam_device())
     results += check_weights()
     results.append(check_caches())
+    results.append(check_auto_model())
     results.append(check_qt(*probe_qt(), host.system, has_display()))
     return results
 

@@ -50,8 +50,9 @@ class _Models:
         from segcam.processor import FrameProcessor
         from segcam.settings import Settings
 
+        # the same model on every machine: "auto" here goes by the frame's shape, not by speed
         self.processor = FrameProcessor(Settings(model=args.model, device=args.device, quality=args.quality,
-                                                 effect="none", output="none"))
+                                                 effect="none", output="none"), choose_by_speed=False)
         self.used: list[str] = []
 
     def note(self) -> None:

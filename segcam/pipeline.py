@@ -16,6 +16,7 @@ from typing import Callable
 
 import numpy as np
 
+from segcam import model_choice
 from segcam.capture import CaptureThread
 from segcam.effects import PAUSE_MODES, privacy_frame
 from segcam.errors import SegcamError, SettingsError, SourceError
@@ -39,6 +40,7 @@ class Stats:
     stages: dict[str, float] = field(default_factory=dict)  # median ms per stage
     device: str = ""
     model: str = ""
+    model_reason: str = ""  # which model runs and why (see model_choice)
     source_status: str = ""
 
 
@@ -248,8 +250,21 @@ class Pipeline:
             self._ms["total"].append(sum(result.ms.values()))
             self._ms["latency"].append((time.monotonic() - frame.timestamp) * 1e3)
             self._ms["output"].append((now - t0) * 1e3 - self._ms["total"][-1])  # sending to the sinks
+            if self.pause_mode is None and self._capture is not None and self._capture.realtime:
+                self._keep_up()
         if self._on_result is not None:
             self._on_result(result)
+
+    def _keep_up(self) -> None:
+        """Under "auto", step down to a faster model when this one cannot hold the frame rate."""
+        recent = list(self._ms["total"])
+        if model_choice.keeps_up(recent, self.settings.fps):
+            return
+        slow, ms = self.processor.segmenter.name, statistics.median(recent[-30:])
+        if self.processor.step_down(ms):
+            log.warning("auto: %s takes %.0f ms a frame, more than %.0f fps allow; taking a faster model",
+                        slow, ms, self.settings.fps)
+            self._ms["total"].clear()
 
     @property
     def stats(self) -> Stats:
@@ -267,5 +282,6 @@ class Pipeline:
                 stages={name: _median(self._ms[name]) for name in (*STAGES, "output")},
                 device=segmenter.device if segmenter else "",
                 model=segmenter.name if segmenter else "",
+                model_reason=self.processor.choice.reason if self.processor.choice else "",
                 source_status=capture.status if capture else "",
             )

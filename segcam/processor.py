@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from segcam import model_choice
 from segcam.effects import Compositor
 from segcam.models import registry
 from segcam.refine import MaskRefiner
@@ -74,8 +75,14 @@ class FrameProcessor:
     reset here and only here: on a new model or frame size, on a scene cut, and by `reset`.
     """
 
-    def __init__(self, settings: Settings, runtime: str = "auto", download: bool = True):
+    def __init__(self, settings: Settings, runtime: str = "auto", download: bool = True,
+                 choose_by_speed: bool = True):
         self.settings = settings.validate()
+        # "auto" measures what this machine can afford (model_choice); evaluation wants the
+        # same model on every machine, so it picks by frame shape alone
+        self.choose_by_speed = choose_by_speed
+        self.choice: model_choice.Choice | None = None  # the model running, and why
+        self._too_slow: set[str] = set()  # models auto stepped down from
         self.runtime = runtime
         self.download = download
         self.compositor = Compositor(settings)
@@ -83,6 +90,9 @@ class FrameProcessor:
         self.segmenter: Segmenter | None = None
         self.scene_cut = SceneCut()
         self._prepared_for: tuple | None = None  # what the segmenter was chosen for
+        self.network_every = 1  # run the network on every n-th frame (see matte)
+        self._since_network = 0  # frames since the network last ran
+        self._foreground: np.ndarray | None = None  # the network's last colour correction
 
     def update(self, settings: Settings) -> None:
         """Apply new settings; on error (bad background, bad value) nothing changes."""
@@ -110,29 +120,69 @@ class FrameProcessor:
         key = (s.model, s.device, s.quality, width, height)
         if self._prepared_for == key and self.segmenter is not None:
             return self.segmenter
-        name = registry.resolve(s.model, width, height)
+        self.choice = self._choose(width, height)
+        name = self.choice.name
         spec = registry.get(name)
         current = self.segmenter
         if current is None or current.name != name or current.input_size != spec.input_size_for(width, height, s.quality):
             self.segmenter = Segmenter(name, s.device, self.runtime, self.download,
                                        frame_size=(width, height), quality=s.quality)
+            self.refiner.update(s, matte=spec.matting)
             self.reset()
         self._prepared_for = key
         return self.segmenter
 
+    def _choose(self, width: int, height: int) -> model_choice.Choice:
+        s = self.settings
+        if s.model not in ("", "auto"):
+            name = registry.resolve(s.model, width, height)
+            return model_choice.Choice(name, f"{name}, as chosen in the settings")
+        if self.choose_by_speed:
+            return model_choice.choose(width, height, s, too_slow=frozenset(self._too_slow))
+        name = registry.resolve(s.model, width, height)
+        return model_choice.Choice(name, f"auto: {name}, by the frame's shape")
+
+    def step_down(self, frame_ms: float) -> bool:
+        """The running model cannot keep up: under "auto", take the next faster one from the
+        next frame on (and keep the figure). False when there is nothing faster."""
+        segmenter = self.segmenter
+        if self.settings.model not in ("", "auto") or segmenter is None or segmenter.name in registry.FALLBACK_MODELS:
+            return False
+        width, height = self._prepared_for[3:]
+        model_choice.remember(segmenter.name, width, height, self.settings, frame_ms)
+        self._too_slow.add(segmenter.name)
+        self._prepared_for = None
+        return True
+
     def matte(self, frame: np.ndarray) -> FrameMatte:
-        """Segment and refine one frame: the temporal state moves on by a frame."""
+        """Segment and refine one frame: the temporal state moves on by a frame.
+
+        A network that runs on every `network_every`-th frame only leaves the frames between
+        to the refiner, which moves the last mask along the optical flow.
+        """
         segmenter = self.prepare(frame.shape[1], frame.shape[0])
         t0 = time.perf_counter()
         model_input = segmenter.resize_input(frame)
         if self.scene_cut(model_input):
             self._forget_the_scene()
-        matte = segmenter.matte(model_input)
-        t1 = time.perf_counter()
-        alpha = self.refiner.refine(matte.alpha, model_input, frame.shape)
+            self._since_network = self.network_every  # a new scene is never carried over
+        carried = None
+        if self._since_network + 1 < self.network_every:
+            carried = self.refiner.carry(model_input)
+        if carried is not None:
+            self._since_network += 1
+            t1 = time.perf_counter()
+            raw, foreground = carried, self._foreground
+            alpha = self.refiner.finish(carried, frame.shape)
+        else:
+            self._since_network = 0
+            matte = segmenter.matte(model_input)
+            t1 = time.perf_counter()
+            raw, self._foreground = matte.alpha, matte.foreground
+            foreground = matte.foreground
+            alpha = self.refiner.refine(matte.alpha, model_input, frame.shape)
         t2 = time.perf_counter()
-        return FrameMatte(matte.alpha, alpha, matte.foreground,
-                          {"segment": (t1 - t0) * 1e3, "refine": (t2 - t1) * 1e3})
+        return FrameMatte(raw, alpha, foreground, {"segment": (t1 - t0) * 1e3, "refine": (t2 - t1) * 1e3})
 
     def process(self, frame: np.ndarray) -> Result:
         """One frame through segment -> refine -> composite."""
