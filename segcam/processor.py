@@ -90,9 +90,6 @@ class FrameProcessor:
         self.segmenter: Segmenter | None = None
         self.scene_cut = SceneCut()
         self._prepared_for: tuple | None = None  # what the segmenter was chosen for
-        self.network_every = 1  # run the network on every n-th frame (see matte)
-        self._since_network = 0  # frames since the network last ran
-        self._foreground: np.ndarray | None = None  # the network's last colour correction
 
     def update(self, settings: Settings) -> None:
         """Apply new settings; on error (bad background, bad value) nothing changes."""
@@ -155,34 +152,18 @@ class FrameProcessor:
         return True
 
     def matte(self, frame: np.ndarray) -> FrameMatte:
-        """Segment and refine one frame: the temporal state moves on by a frame.
-
-        A network that runs on every `network_every`-th frame only leaves the frames between
-        to the refiner, which moves the last mask along the optical flow.
-        """
+        """Segment and refine one frame: the temporal state moves on by a frame."""
         segmenter = self.prepare(frame.shape[1], frame.shape[0])
         t0 = time.perf_counter()
         model_input = segmenter.resize_input(frame)
         if self.scene_cut(model_input):
             self._forget_the_scene()
-            self._since_network = self.network_every  # a new scene is never carried over
-        carried = None
-        if self._since_network + 1 < self.network_every:
-            carried = self.refiner.carry(model_input)
-        if carried is not None:
-            self._since_network += 1
-            t1 = time.perf_counter()
-            raw, foreground = carried, self._foreground
-            alpha = self.refiner.finish(carried, frame.shape)
-        else:
-            self._since_network = 0
-            matte = segmenter.matte(model_input)
-            t1 = time.perf_counter()
-            raw, self._foreground = matte.alpha, matte.foreground
-            foreground = matte.foreground
-            alpha = self.refiner.refine(matte.alpha, model_input, frame.shape)
+        matte = segmenter.matte(model_input)
+        t1 = time.perf_counter()
+        alpha = self.refiner.refine(matte.alpha, model_input, frame.shape)
         t2 = time.perf_counter()
-        return FrameMatte(raw, alpha, foreground, {"segment": (t1 - t0) * 1e3, "refine": (t2 - t1) * 1e3})
+        return FrameMatte(matte.alpha, alpha, matte.foreground,
+                          {"segment": (t1 - t0) * 1e3, "refine": (t2 - t1) * 1e3})
 
     def process(self, frame: np.ndarray) -> Result:
         """One frame through segment -> refine -> composite."""
