@@ -11,6 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from segcam.io import video_frames
 from segcam.processor import STAGES, FrameProcessor
 from segcam.settings import Settings
 
@@ -28,22 +29,6 @@ def synthetic_frames(width: int, height: int, count: int = 30) -> list[np.ndarra
         cv2.ellipse(frame, (cx, int(height * 0.38)), (width // 12, height // 6), 0, 0, 360, (90, 120, 200), -1)
         cv2.ellipse(frame, (cx, height), (width // 4, height // 3), 0, 180, 360, (60, 60, 160), -1)
         frames.append(frame)
-    return frames
-
-
-def file_frames(path: str, width: int, height: int, count: int = 60) -> list[np.ndarray]:
-    from segcam.errors import SourceError
-
-    capture = cv2.VideoCapture(path)
-    frames = []
-    while len(frames) < count:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(cv2.resize(frame, (width, height), interpolation=cv2.INTER_LINEAR))
-    capture.release()
-    if not frames:
-        raise SourceError(f"Cannot read frames from {path}.")
     return frames
 
 
@@ -65,7 +50,7 @@ def _background_for(settings: Settings, workdir: Path, width: int, height: int) 
 
 def run(settings: Settings, frames: int = 200, source: str | None = None, runtime: str = "auto") -> dict:
     width, height = settings.width, settings.height
-    inputs = file_frames(source, width, height) if source else synthetic_frames(width, height)
+    inputs = video_frames(source, limit=60, size=(width, height)) if source else synthetic_frames(width, height)
     with tempfile.TemporaryDirectory() as workdir:
         processor = FrameProcessor(_background_for(settings, Path(workdir), width, height), runtime=runtime)
         for i in range(_WARMUP):

@@ -8,57 +8,18 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import os
 import signal
 import sys
 import time
 
 from segcam import __version__
+from segcam.argtypes import parse_color, parse_fps, parse_size, positive_int
 from segcam.errors import SegcamError, SourceError
+from segcam.system import has_display
 from segcam.settings import DEVICES, EFFECTS, QUALITIES, Settings
 
 EXIT_USER_ERROR = 2
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    try:
-        width, height = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"size must look like 1280x720, got {text!r}") from None
-    if width < 1 or height < 1:
-        raise argparse.ArgumentTypeError(f"size must be positive, got {text!r}")
-    return width, height
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {text!r}")
-    return value
-
-
-def parse_fps(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"frame rate must be a number, got {text!r}") from None
-    if not (math.isfinite(value) and 0 < value <= 1000):  # nan and inf pass a plain `> 0`
-        raise argparse.ArgumentTypeError(f"frame rate must be above 0 and at most 1000, got {text!r}")
-    return value
-
-
-def parse_color(text: str) -> tuple[int, int, int]:
-    try:
-        color = tuple(int(v) for v in text.split(","))
-    except ValueError:
-        color = ()
-    if len(color) != 3 or not all(0 <= c <= 255 for c in color):
-        raise argparse.ArgumentTypeError(f"colour must be R,G,B with values 0-255, got {text!r}")
-    return color
 
 
 def _add_pipeline_options(parser, live: bool, source_default: str | None = None) -> None:
@@ -244,10 +205,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     with StopSignals() as signals:
         pipeline.start()
         sinks = pipeline.sinks
-        described = ", ".join(getattr(s, "describe", lambda: type(s).__name__)() for s in sinks) or "no output"
+        described = ", ".join(sink.describe() for sink in sinks) or "no output"
         width, height = pipeline.frame_size
         _say(args, f"segcam: {settings.source} ({width}x{height}) -> {settings.effect} -> {described}")
-        for note in (note for sink in sinks for note in getattr(sink, "notes", ())):
+        for note in (note for sink in sinks for note in sink.notes):
             _warn(f"segcam: {note}")
         try:
             _wait(args, pipeline, _expected_frames(pipeline, settings))
@@ -258,7 +219,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             pipeline.stop()
     if pipeline.error is not None:
         for sink in sinks:  # what a file kept, when the error is not the file's own
-            if getattr(sink, "outcome", "") and sink.outcome not in str(pipeline.error):
+            if sink.outcome and sink.outcome not in str(pipeline.error):
                 _warn(f"segcam: {sink.outcome}.")
         raise pipeline.error
     stats = pipeline.stats
@@ -396,9 +357,10 @@ def cmd_models(args: argparse.Namespace) -> int:
 def cmd_doctor(args: argparse.Namespace) -> int:
     from segcam import doctor
 
-    if args.qt_probe:
-        doctor.run_qt_probe()
-        return 0
+    if args.qt_probe:  # doctor's child process (see doctor.qt_probe_command)
+        from segcam.ui import probe
+
+        return probe.main()
     results = doctor.run_checks()
     print(doctor.format_json(results) if args.json else doctor.format_text(results, doctor.marks_for(sys.stdout)))
     return 0 if all(r.ok for r in results) else 1
@@ -414,14 +376,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     from segcam.train import cli as train_cli
 
     return train_cli.run_train(args)
-
-
-def has_display(environ=os.environ, system: str = sys.platform) -> bool:
-    """Whether Qt can open a window: always on Windows and macOS; on Linux and the BSDs only
-    in a desktop session, or with a platform chosen by hand (QT_QPA_PLATFORM=offscreen...)."""
-    if system.startswith(("win", "darwin")):
-        return True
-    return any(environ.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"))
 
 
 def cmd_app(args: argparse.Namespace) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from segcam.backgrounds import VideoBackground, fill, read_image
+from segcam.backgrounds import VideoBackground, fill, load_image
 from segcam.errors import BackgroundError
 from segcam.imageops import shrink
 from segcam.settings import Settings
@@ -115,7 +115,7 @@ class Compositor:
 
     def _load_image(self, path: str) -> None:
         if path != self._image_path:
-            image = read_image(path)
+            image = load_image(path)
             self._image_path, self._image, self._filled = path, image, {}
 
     def background(self, frame: np.ndarray, alpha: np.ndarray) -> np.ndarray:

@@ -22,6 +22,16 @@ def shrink(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
+def limit_side(image: np.ndarray, max_side: int) -> np.ndarray:
+    """`image` shrunk (keeping its shape) so that its longest side is at most max_side; as it is
+    when it already fits."""
+    height, width = image.shape[:2]
+    scale = max_side / max(height, width)
+    if scale >= 1:
+        return image
+    return shrink(image, (max(1, round(width * scale)), max(1, round(height * scale))))
+
+
 def letterbox(image: np.ndarray, width: int, height: int) -> np.ndarray:
     """`image` scaled to fit inside width x height without distortion, centred on black."""
     h, w = image.shape[:2]

@@ -107,7 +107,7 @@ class Pipeline:
             self._thread.start()
         except BaseException:  # e.g. Ctrl-C right here: no sink may leave a half-made file behind
             for sink in self._sinks:
-                getattr(sink, "mark_incomplete", lambda: None)()
+                sink.mark_incomplete()
             self.stop()
             raise
         return self
@@ -121,7 +121,7 @@ class Pipeline:
             if self._capture is not None:
                 self._capture.stop()
             for sink in self._sinks:
-                if self.error is not None and hasattr(sink, "mark_incomplete"):
+                if self.error is not None:
                     sink.mark_incomplete()  # a file must not replace an older one with part of a run
                 try:
                     sink.close()

@@ -6,10 +6,10 @@ import dataclasses
 import json
 import logging
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from segcam import fileio, paths
 from segcam.errors import SettingsError
 
 log = logging.getLogger(__name__)
@@ -148,13 +148,8 @@ def _coerce(value, default, name):
 
 
 def config_path() -> Path:
-    """Where settings live: $SEGCAM_CONFIG_DIR, else the platform's config dir."""
-    override = os.environ.get("SEGCAM_CONFIG_DIR")
-    if override:
-        return Path(override) / "settings.json"
-    import platformdirs
-
-    return Path(platformdirs.user_config_dir("segcam", appauthor=False)) / "settings.json"
+    """Where the app's settings live: settings.json in segcam's config folder (see segcam.paths)."""
+    return paths.config_dir() / "settings.json"
 
 
 def _read_object(path: Path) -> dict:
@@ -229,9 +224,4 @@ def load(path: Path | None = None) -> tuple[Settings, list[str]]:
 
 def save(settings: Settings, path: Path | None = None) -> Path:
     """Write settings atomically, so a crash mid-write never leaves a broken file."""
-    path = path or config_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(settings.to_dict(), indent=2), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return fileio.write_text(path or config_path(), json.dumps(settings.to_dict(), indent=2))

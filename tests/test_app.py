@@ -12,7 +12,7 @@ from PySide6.QtGui import QDropEvent, QImage
 
 from segcam import cli, doctor
 from segcam import settings as settings_store
-from segcam.backgrounds import fill, read_image
+from segcam.backgrounds import fill, load_image
 from segcam.settings import Settings
 from segcam.sinks import driver_fix
 from segcam.ui import resources
@@ -81,7 +81,7 @@ def test_every_effect_reaches_the_virtual_camera(qtbot, models_installed, open_w
     sent_result(qtbot, window, camera, lambda r: background_matches(r, green, 14))
 
     window.gallery.chosen.emit(background)  # a click on the first picture in the gallery
-    picture = fill(read_image(background), 640, 360)
+    picture = fill(load_image(background), 640, 360)
     sent_result(qtbot, window, camera, lambda r: background_matches(r, picture, 8))
 
     assert window.set_background_video(str(video))
@@ -557,7 +557,7 @@ def test_diagnose_shows_the_doctor_report(qtbot, models_installed, open_window):
 
 
 def test_screenshot_script_renders_the_window(qtbot, models_installed, tmp_path):
-    from segcam.ui import screenshots
+    from tools import screenshots
 
     paths = screenshots.render(tmp_path, effects=["splash"], mask_view=False)
     assert [p.name for p in paths] == ["window-splash.png"]

@@ -75,9 +75,9 @@ def test_image_background_pixels_come_from_the_image(models_installed, hamilton_
                    "--output", out, "--max-frames", 30) == 0
     frames = read_video(out)
     assert len(frames) == 30
-    from segcam.backgrounds import fill, read_image
+    from segcam.backgrounds import fill, load_image
 
-    expected = fill(read_image(image_path), 640, 360).astype(int)
+    expected = fill(load_image(image_path), 640, 360).astype(int)
     person, background = regions(alphas_for(clip_frames[:30])[20])
     assert np.abs(frames[20].astype(int)[background] - expected[background]).mean() < 6
     assert np.abs(frames[20].astype(int)[person] - clip_frames[20].astype(int)[person]).mean() < 6
@@ -165,7 +165,8 @@ def test_corrupt_weights_file_is_refused(tmp_path, capsys):
     bad.write_bytes(b"TFL3" + b"\x00" * 1000)
     assert cli.main(["models", "import", str(bad)]) == 2
     assert "segcam" in capsys.readouterr().err
-    assert not list(weights.models_dir().glob("*.pt")) if weights.models_dir().exists() else True
+    # nothing was installed from it: no converted weights, and the bad file was not kept either
+    assert list(weights.models_dir().glob("*.pt")) == [] and not (weights.models_dir() / bad.name).exists()
 
 
 def test_models_import_and_list(shared_models, capsys):
@@ -218,10 +219,12 @@ def test_app_without_a_desktop_session_says_so(monkeypatch, capsys):
 
 
 def test_has_display_rules():
-    assert cli.has_display({}, "win32") and cli.has_display({}, "darwin")
-    assert not cli.has_display({}, "linux")
-    assert cli.has_display({"WAYLAND_DISPLAY": "wayland-0"}, "linux")
-    assert cli.has_display({"QT_QPA_PLATFORM": "offscreen"}, "linux")
+    from segcam.system import has_display
+
+    assert has_display({}, "win32") and has_display({}, "darwin")
+    assert not has_display({}, "linux")
+    assert has_display({"WAYLAND_DISPLAY": "wayland-0"}, "linux")
+    assert has_display({"QT_QPA_PLATFORM": "offscreen"}, "linux")
 
 
 # -- damaged caches (converted weights, ONNX exports) are made again, never a traceback

@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 import pytest
 
-from segcam.backgrounds import VideoBackground, fill, read_image
+from segcam.backgrounds import VideoBackground, fill, load_image
 from segcam.effects import Compositor, blend, blur_background
 from segcam.errors import BackgroundError
 from segcam.settings import Settings
@@ -122,7 +122,7 @@ def test_non_image_background_is_a_clear_error(tmp_path):
     path = tmp_path / "notes.jpg"
     path.write_text("this is not a picture")
     with pytest.raises(BackgroundError, match="not an image"):
-        read_image(path)
+        load_image(path)
 
 
 def test_image_effect_without_background_is_a_clear_error():
@@ -143,7 +143,7 @@ def test_bad_background_update_changes_nothing(tmp_path, scene):
 def test_huge_background_image_is_decoded_small(tmp_path):
     path = tmp_path / "huge.png"
     cv2.imwrite(str(path), np.full((10000, 10000, 3), 90, np.uint8), [cv2.IMWRITE_PNG_COMPRESSION, 1])
-    image = read_image(path)
+    image = load_image(path)
     assert max(image.shape[:2]) <= 2500
     assert image[0, 0].tolist() == [90, 90, 90]
     assert fill(image, 1280, 720).shape == (720, 1280, 3)
@@ -172,4 +172,4 @@ def test_video_background_rejects_non_video(tmp_path):
 def test_shared_backgrounds_load(shared_dir):
     folder = shared_dir / "data" / "backgrounds" / "images"
     for path in sorted(folder.glob("*"))[:5]:
-        assert fill(read_image(path), 1280, 720).shape == (720, 1280, 3)
+        assert fill(load_image(path), 1280, 720).shape == (720, 1280, 3)

@@ -128,7 +128,7 @@ def test_video_file_round_trip(suffix, tmp_path, carphone_clip, hamilton_clip):
     with VideoFileSink(path, 176, 144, 29.97) as sink:
         for image in images:
             sink.send(image)
-        assert sink.frames_written == len(images)
+        assert sink.frames_sent == len(images)
     capture = cv2.VideoCapture(str(path))
     written = []
     while (result := capture.read())[0]:
@@ -249,14 +249,14 @@ def test_a_write_that_fails_stops_with_one_sentence_and_keeps_what_plays(tmp_pat
     with pytest.raises(OutputError) as failed:
         for image in images:
             sink.send(image)
-    assert sink.frames_written < 200
+    assert sink.frames_sent < 200
     with pytest.raises(OutputError) as closed:
         sink.close()
     message = str(closed.value)
     assert closed.value is failed.value and len(message.splitlines()) == 1
     kept = int(re.search(r"out.mp4 holds the first (\d+) frames and plays\.$", message).group(1))
-    assert message.startswith(f"The disk holding {path} is full: segcam stopped after {sink.frames_written} frames;")
-    assert 0 < kept <= sink.frames_written and len(read_back(path)) == kept
+    assert message.startswith(f"The disk holding {path} is full: segcam stopped after {sink.frames_sent} frames;")
+    assert 0 < kept <= sink.frames_sent and len(read_back(path)) == kept
     assert sorted(os.listdir(tmp_path)) == ["out.mp4"]
 
 

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (QApplication, QButtonGroup, QFrame, QHBoxLayout, 
                                QToolButton, QVBoxLayout, QWidget)
 
 from segcam import settings as settings_store
-from segcam.backgrounds import VideoBackground, read_image
+from segcam.backgrounds import VideoBackground, load_image
 from segcam.capture import camera_index, list_cameras
 from segcam.errors import BackgroundError, SourceError, VirtualCameraError
 from segcam.settings import Settings
@@ -358,7 +358,7 @@ class MainWindow(WindowMenus, ModelSwitching, QMainWindow):
                 self.set_background_video(path)
                 continue
             try:
-                read_image(path)
+                load_image(path)
             except BackgroundError as exc:
                 problems.append(str(exc))
                 continue

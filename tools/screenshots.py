@@ -1,6 +1,6 @@
 """Render the README's screenshots: the real window, offscreen, on a clip from ../shared.
 
-    python -m segcam.ui.screenshots assets/screenshots
+    python -m tools.screenshots assets/screenshots
 
 One PNG per effect (window-<effect>.png) plus the mask view. The window runs the real
 pipeline on the stretch of the Hamilton clip where the singer faces the camera (the clip also
@@ -27,7 +27,7 @@ EFFECTS = ("blur", "image", "video", "splash", "solid", "none")
 
 
 def shared_dir() -> Path:
-    return Path(os.environ.get("SEGCAM_SHARED", Path(__file__).resolve().parents[2].parent / "shared"))
+    return Path(os.environ.get("SEGCAM_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
 
 
 def _prepare_environment(workdir: Path) -> None:
@@ -131,7 +131,7 @@ def _save(window, path: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m segcam.ui.screenshots", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.screenshots", description=__doc__.splitlines()[0])
     parser.add_argument("outdir", type=Path)
     parser.add_argument("--effects", nargs="+", choices=EFFECTS, default=list(EFFECTS))
     parser.add_argument("--no-mask-view", action="store_true")
