@@ -12,6 +12,9 @@ import numpy as np
 from segcam.errors import BackgroundError
 from segcam.io import read_image
 
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")  # what the app's file dialog and gallery offer
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")  # a dropped file with these is a video
+
 # pictures larger than this are decoded at a fraction of their size (see io.read_image)
 _COMFORTABLE_PIXELS = 4096 * 4096
 _CACHED_PICTURES = 8  # decoded backgrounds kept; each is at most about 50 MB, most far less

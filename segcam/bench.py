@@ -34,11 +34,12 @@ def synthetic_frames(width: int, height: int, count: int = 30) -> list[np.ndarra
 
 def _background_for(settings: Settings, workdir: Path, width: int, height: int) -> Settings:
     """Benchmarks of the image and video effects need a background; make one if none was given."""
-    if settings.effect == "image" and not settings.background:
+    effect = settings.effect
+    if effect.name == "image" and not effect.background:
         path = workdir / "bench-background.png"
         cv2.imwrite(str(path), synthetic_frames(width, height, 1)[0][:, ::-1])
         return settings.replace(background=str(path))
-    if settings.effect == "video" and not settings.background_video:
+    if effect.name == "video" and not effect.background_video:
         path = workdir / "bench-background.avi"
         writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, (640, 360))
         for frame in synthetic_frames(640, 360, 30):
@@ -49,7 +50,7 @@ def _background_for(settings: Settings, workdir: Path, width: int, height: int) 
 
 
 def run(settings: Settings, frames: int = 200, source: str | None = None, runtime: str = "auto") -> dict:
-    width, height = settings.width, settings.height
+    width, height = settings.source.width, settings.source.height
     inputs = video_frames(source, limit=60, size=(width, height)) if source else synthetic_frames(width, height)
     with tempfile.TemporaryDirectory() as workdir:
         processor = FrameProcessor(_background_for(settings, Path(workdir), width, height), runtime=runtime)
@@ -73,7 +74,7 @@ def run(settings: Settings, frames: int = 200, source: str | None = None, runtim
         "runtime": segmenter.runtime,
         "model": segmenter.name,
         "size": f"{width}x{height}",
-        "effect": settings.effect,
+        "effect": settings.effect.name,
         "frames": frames,
         "source": source or "synthetic",
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),

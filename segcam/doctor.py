@@ -573,7 +573,7 @@ def check_qt(loaded: bool, output: str, system: str, display: bool = True) -> Ch
 def configured_vcam_device() -> str | None:
     from segcam import settings
 
-    return settings.load()[0].vcam_device
+    return settings.load()[0].output.vcam_device
 
 
 def run_checks(host: Host | None = None) -> list[CheckResult]:

@@ -78,8 +78,8 @@ class FrameProcessor:
         self.settings = settings.validate()
         self.runtime = runtime
         self.download = download
-        self.compositor = Compositor(settings)
-        self.refiner = MaskRefiner(settings)
+        self.compositor = Compositor(settings.effect)
+        self.refiner = MaskRefiner(settings.mask)
         self.segmenter: Segmenter | None = None
         self.scene_cut = SceneCut()
         self._prepared_for: tuple | None = None  # what the segmenter was chosen for
@@ -87,10 +87,9 @@ class FrameProcessor:
     def update(self, settings: Settings) -> None:
         """Apply new settings; on error (bad background, bad value) nothing changes."""
         settings.validate()
-        self.compositor.update(settings)
-        self.refiner.update(settings)
-        if (settings.model, settings.device, settings.quality) != \
-                (self.settings.model, self.settings.device, self.settings.quality):
+        self.compositor.update(settings.effect)
+        self.refiner.update(settings.mask)
+        if settings.model != self.settings.model:
             self._prepared_for = None  # chosen again for the next frame
         self.settings = settings
 
@@ -106,11 +105,11 @@ class FrameProcessor:
 
     def prepare(self, width: int, height: int) -> Segmenter:
         """Make sure the right network for this frame size is loaded (chosen once per size and setting)."""
-        s = self.settings
-        key = (s.model, s.device, s.quality, width, height)
+        s = self.settings.model
+        key = (s, width, height)
         if self._prepared_for == key and self.segmenter is not None:
             return self.segmenter
-        name = registry.resolve(s.model, width, height)
+        name = registry.resolve(s.name, width, height)
         spec = registry.get(name)
         current = self.segmenter
         if current is None or current.name != name or current.input_size != spec.input_size_for(width, height, s.quality):

@@ -80,6 +80,20 @@ class Sink:
         self.close()
 
 
+def build(output, width: int, height: int, fps: float, *, pace: bool = False, overwrite: bool = False,
+          audio_from: str | None = None, inputs=()) -> list[Sink]:
+    """The sinks an output setting asks for (an `OutputSettings`): none, the virtual camera, or a
+    video file. `pace` holds the virtual camera to its frame rate; a file gets `audio_from`'s
+    sound and must not be any of `inputs`."""
+    if output.target == "none":
+        return []
+    if output.target == "vcam":
+        return [VirtualCameraSink(width, height, fps, backend=output.vcam_backend, device=output.vcam_device,
+                                  pace=pace)]
+    return [VideoFileSink(output.target, width, height, fps, audio_from=audio_from, overwrite=overwrite,
+                          inputs=inputs)]
+
+
 class VirtualCameraSink(Sink):
     """Frames to a virtual camera that meeting apps list like a webcam."""
 

@@ -357,8 +357,9 @@ def test_damaged_input_is_not_reported_as_success(models_installed, hamilton_cli
 
 
 @pytest.mark.parametrize("effect, background, message", [
-    ("video", "IMAGE", "anilsathyan_beach.jpg is a picture, not a video — use the image effect for it."),
-    ("image", "CLIP", "is a video, not a picture — use the video effect for it."),
+    # the engine names the setting; the command line names the option that sets it
+    ("video", "IMAGE", "anilsathyan_beach.jpg is a picture, not a video — use the image effect for it (--background)."),
+    ("image", "CLIP", "is a video, not a picture — use the video effect for it (--background)."),
 ])
 def test_background_of_the_wrong_kind(effect, background, message, models_installed, hamilton_clip, shared_dir,
                                       tmp_path, capsys):

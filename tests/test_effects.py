@@ -10,6 +10,11 @@ from segcam.settings import Settings
 H, W = 120, 160
 
 
+def effect_settings(**keys):
+    """The compositor's section of the settings these keys make."""
+    return Settings(**keys).effect
+
+
 @pytest.fixture
 def scene():
     """A colourful frame and a person alpha: left half person, right half background."""
@@ -38,7 +43,7 @@ def test_blend_half_alpha_is_the_mean():
 
 def test_splash_greys_background_and_keeps_person_colour(scene):
     frame, alpha = scene
-    out = Compositor(Settings(effect="splash")).compose(frame, alpha)
+    out = Compositor(effect_settings(effect="splash")).compose(frame, alpha)
     background = out[:, W // 2 :].astype(int)
     assert np.all(np.abs(background[..., 0] - background[..., 1]) <= 1)
     assert np.all(np.abs(background[..., 1] - background[..., 2]) <= 1)
@@ -47,22 +52,22 @@ def test_splash_greys_background_and_keeps_person_colour(scene):
 
 def test_splash_strength_zero_keeps_colour(scene):
     frame, alpha = scene
-    out = Compositor(Settings(effect="splash", splash_strength=0.0)).compose(frame, alpha)
+    out = Compositor(effect_settings(effect="splash", splash_strength=0.0)).compose(frame, alpha)
     assert np.abs(out.astype(int) - frame).max() <= 1
 
 
 def test_solid_uses_rgb_colour(scene):
     frame, alpha = scene
-    out = Compositor(Settings(effect="solid", color=(0, 177, 64))).compose(frame, alpha)
+    out = Compositor(effect_settings(effect="solid", color=(0, 177, 64))).compose(frame, alpha)
     assert tuple(out[5, W - 5]) == (64, 177, 0)  # BGR
     assert np.array_equal(out[:, : W // 2], frame[:, : W // 2])
 
 
 def test_solid_colour_change_is_applied(scene):
     frame, alpha = scene
-    compositor = Compositor(Settings(effect="solid", color=(255, 0, 0)))
+    compositor = Compositor(effect_settings(effect="solid", color=(255, 0, 0)))
     compositor.compose(frame, alpha)
-    compositor.update(Settings(effect="solid", color=(0, 0, 255)))
+    compositor.update(effect_settings(effect="solid", color=(0, 0, 255)))
     assert tuple(compositor.compose(frame, alpha)[5, W - 5]) == (255, 0, 0)
 
 
@@ -80,14 +85,14 @@ def test_blur_leaves_no_person_halo(scene):
 
 def test_blur_keeps_person_and_changes_background(scene):
     frame, alpha = scene
-    out = Compositor(Settings(effect="blur", blur_strength=1.0)).compose(frame, alpha)
+    out = Compositor(effect_settings(effect="blur", blur_strength=1.0)).compose(frame, alpha)
     assert np.array_equal(out[:, : W // 2], frame[:, : W // 2])
     assert np.abs(out[:, W // 2 + 10 :].astype(int) - frame[:, W // 2 + 10 :]).mean() > 5
 
 
 def test_mirror_flips_output(scene):
     frame, alpha = scene
-    out = Compositor(Settings(effect="none", mirror=True)).compose(frame, alpha)
+    out = Compositor(effect_settings(effect="none", mirror=True)).compose(frame, alpha)
     assert np.array_equal(out, frame[:, ::-1])
 
 
@@ -97,7 +102,7 @@ def test_image_background_fills_and_is_cached(tmp_path, scene):
     image[:, :, 1] = 255
     path = tmp_path / "wide.png"
     cv2.imwrite(str(path), image)
-    compositor = Compositor(Settings(effect="image", background=str(path)))
+    compositor = Compositor(effect_settings(effect="image", background=str(path)))
     out = compositor.compose(frame, alpha)
     assert np.all(out[:, W // 2 :] == (0, 255, 0))
     first = compositor.background(frame, alpha)
@@ -115,7 +120,7 @@ def test_fill_covers_without_distortion():
 
 def test_missing_background_is_a_clear_error(tmp_path):
     with pytest.raises(BackgroundError, match="does not exist"):
-        Compositor(Settings(effect="image", background=str(tmp_path / "nope.jpg")))
+        Compositor(effect_settings(effect="image", background=str(tmp_path / "nope.jpg")))
 
 
 def test_non_image_background_is_a_clear_error(tmp_path):
@@ -127,16 +132,16 @@ def test_non_image_background_is_a_clear_error(tmp_path):
 
 def test_image_effect_without_background_is_a_clear_error():
     with pytest.raises(BackgroundError, match="needs a background image"):
-        Compositor(Settings(effect="image"))
+        Compositor(effect_settings(effect="image"))
 
 
 def test_bad_background_update_changes_nothing(tmp_path, scene):
     frame, alpha = scene
-    compositor = Compositor(Settings(effect="splash"))
+    compositor = Compositor(effect_settings(effect="splash"))
     before = compositor.compose(frame, alpha)
     with pytest.raises(BackgroundError):
-        compositor.update(Settings(effect="image", background=str(tmp_path / "missing.png")))
-    assert compositor.settings.effect == "splash"
+        compositor.update(effect_settings(effect="image", background=str(tmp_path / "missing.png")))
+    assert compositor.settings.name == "splash"
     assert np.array_equal(compositor.compose(frame, alpha), before)
 
 

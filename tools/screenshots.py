@@ -111,7 +111,7 @@ def render(outdir: Path, effects=EFFECTS, mask_view: bool = True) -> list[Path]:
                 raise SystemExit(f"the window showed no frames: {window.message_bar.text()}")
             for effect in effects:
                 window.choose_effect(effect)
-                _wait(app, 30, lambda: window.running_settings.effect == effect)
+                _wait(app, 30, lambda: window.running_settings.effect.name == effect)
                 _wait(app, 1.6)  # mask smoothing settles, thumbnails refresh
                 written.append(_save(window, outdir / f"window-{effect}.png"))
             if mask_view:

@@ -84,7 +84,7 @@ class ModelPanel(Card):
                                                        else ""))
 
     def show_settings(self, settings: Settings) -> None:
-        for combo, value in ((self.model, settings.model), (self.device, settings.device)):
+        for combo, value in ((self.model, settings.model.name), (self.device, settings.model.device)):
             index = combo.findData(value)
             if index < 0:  # e.g. a device saved on another machine: show it rather than lie
                 combo.addItem(value, value)

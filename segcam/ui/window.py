@@ -17,10 +17,10 @@ from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QApplication, QButtonGroup, QFrame, QHBoxLayout, QMainWindow, QScrollArea,
                                QToolButton, QVBoxLayout, QWidget)
 
+from segcam import effects
 from segcam import settings as settings_store
-from segcam.backgrounds import VideoBackground, load_image
 from segcam.capture import camera_index, list_cameras
-from segcam.errors import BackgroundError, SourceError, VirtualCameraError
+from segcam.errors import SourceError, VirtualCameraError
 from segcam.settings import Settings
 from segcam.ui import icons, resources
 from segcam.ui.controller import PipelineController
@@ -54,8 +54,7 @@ class MainWindow(WindowMenus, ModelSwitching, QMainWindow):
         self.setWindowTitle("segcam")
         self.setWindowIcon(icons.app_icon())
         self.setAcceptDrops(True)
-        # a video file as a camera should play on, not stop after its last frame
-        self.settings = settings.replace(loop=True) if camera_index(settings.source) is None else settings
+        self.settings = settings
         self.running_settings: Settings | None = None  # what the pipeline runs with; None while stopped
         self.pause_mode = "freeze"
         self.controller = PipelineController(realtime, self)
@@ -73,7 +72,7 @@ class MainWindow(WindowMenus, ModelSwitching, QMainWindow):
 
         self._build()
         self._build_actions()
-        self.preview.set_mirror(self.settings.preview_mirror)
+        self.preview.set_mirror(self.settings.app.preview_mirror)
         self._build_menus()
         self.tray = make_tray(self, self.show_hide_action, self.pause_action, list(self.effect_actions.values()),
                               self.vcam_action, self.quit_action)
@@ -195,6 +194,7 @@ class MainWindow(WindowMenus, ModelSwitching, QMainWindow):
         self.gallery.chosen.connect(lambda path: self.change(effect="image", background=path))
         self.gallery.add_requested.connect(self.ask_backgrounds)
         self.gallery.remove_requested.connect(self.remove_background)
+        c.backgrounds_checked.connect(self._backgrounds_checked)
         self.controls.changed.connect(lambda changes: self.change(**changes))
         self.controls.choose_video_requested.connect(self.ask_background_video)
         self.source_panel.source_chosen.connect(self.set_source)
@@ -213,9 +213,10 @@ class MainWindow(WindowMenus, ModelSwitching, QMainWindow):
     # -- starting --------------------------------------------------------------------------
 
     def _first_start(self) -> None:
-        if self.settings.output == "vcam":
+        output = self.settings.output
+        if output.target == "vcam":
             self.vcam_panel.show_state(True, VCAM_WAITING)
-            self.controller.set_virtual_camera(True, self.settings.vcam_backend, self.settings.vcam_device)
+            self.controller.set_virtual_camera(True, output.vcam_backend, output.vcam_device)
         else:
             self.vcam_panel.show_state(False, VCAM_OFF)
         if not self._first_start_needs_model():
@@ -252,20 +253,19 @@ class MainWindow(WindowMenus, ModelSwitching, QMainWindow):
         if settings is not self.settings:
             return  # a newer choice is on its way; its answer is the one that counts
         if self.running_settings is not None and self.controller.running:
-            message = f"{error} Nothing was changed."
+            message = f"{explain(error)} Nothing was changed."
             # keep what the pipeline does not care about (the gallery, the virtual camera switch)
-            self.settings = self.running_settings.replace(user_backgrounds=self.settings.user_backgrounds,
-                                                          output=self.settings.output)
+            self.settings = self.running_settings.replace(app=self.settings.app, output=self.settings.output)
             self._refresh()
             self.message_bar.show_message(message, "error", key="pipeline")
-        elif isinstance(error, SourceError) and camera_index(settings.source) is not None:
+        elif isinstance(error, SourceError) and camera_index(settings.source.name) is not None:
             # no camera (yet): the way on is a video file, so the banner says where and opens it
             self.preview.clear(str(error))
             self.message_bar.show_message(f"{error} {OPEN_VIDEO_HINT}", "error", "Open video file…",
                                           self.ask_source_file, key="pipeline")
         else:
-            self.preview.clear(str(error))
-            self.message_bar.show_message(str(error), "error", "Retry", lambda: self.change(), key="pipeline")
+            self.preview.clear(explain(error))
+            self.message_bar.show_message(explain(error), "error", "Retry", lambda: self.change(), key="pipeline")
         self._pipeline_error = True
 
     def _stopped(self, error: Exception | None) -> None:
@@ -286,17 +286,17 @@ class MainWindow(WindowMenus, ModelSwitching, QMainWindow):
     def _refresh(self) -> None:
         """Make every widget show self.settings."""
         s = self.settings
-        self.effect_bar.set_effect(s.effect, s)
-        self.effect_actions[s.effect].setChecked(True)
+        self.effect_bar.set_effect(s.effect)
+        self.effect_actions[s.effect.name].setChecked(True)
         self.controls.show_settings(s)
         self.source_panel.show_settings(s)
         # a model loading beside the running one shows as chosen; it runs once it has loaded
         self.model_panel.show_settings(s.replace(**self._pending_network) if self._pending_network else s)
-        gallery = (tuple(map(str, self.defaults)), tuple(s.user_backgrounds))
+        gallery = (tuple(map(str, self.defaults)), tuple(s.app.user_backgrounds))
         if gallery != self._gallery_shown:
-            self.gallery.set_backgrounds(self.defaults, s.user_backgrounds, "")
+            self.gallery.set_backgrounds(self.defaults, s.app.user_backgrounds, "")
             self._gallery_shown = gallery
-        self.gallery.select(s.background if s.effect == "image" else "")
+        self.gallery.select(s.effect.background if s.effect.name == "image" else "")
 
     def save_settings(self) -> None:
         geometry = base64.b64encode(bytes(self.saveGeometry())).decode("ascii")
@@ -320,9 +320,9 @@ class MainWindow(WindowMenus, ModelSwitching, QMainWindow):
         return size.boundedTo(room).expandedTo(self.minimumSizeHint().boundedTo(room))
 
     def _restore_geometry(self) -> None:
-        if self.settings.window_geometry:
+        if self.settings.app.window_geometry:
             try:
-                self.restoreGeometry(QByteArray(base64.b64decode(self.settings.window_geometry)))
+                self.restoreGeometry(QByteArray(base64.b64decode(self.settings.app.window_geometry)))
             except ValueError:
                 pass  # a damaged value: the default size will do
         # a size saved on a larger screen (or by a window that had grown) must not run off this one
@@ -332,66 +332,54 @@ class MainWindow(WindowMenus, ModelSwitching, QMainWindow):
 
     # -- effects and backgrounds -----------------------------------------------------------
 
-    def choose_effect(self, effect: str) -> None:
-        if effect == "image" and not self.settings.background:
-            first = next(iter(self.gallery.paths()), "")
+    def choose_effect(self, name: str) -> None:
+        """Use an effect; one that needs a file not chosen yet asks for it first (the old effect stays meanwhile)."""
+        needs = effects.get(name).needs
+        if needs and not self.settings.get(needs):
+            kind = settings_store.facts(needs).get("kind")
+            first = next(iter(self.gallery.paths()), "") if kind == "image" else ""
             if not first:
                 self._refresh()
-                self.ask_backgrounds()
+                self.ask_backgrounds() if kind == "image" else self.ask_background_video()
                 return
-            self.change(effect="image", background=first)
-        elif effect == "video" and not self.settings.background_video:
-            self._refresh()  # until a video is picked, the old effect stays
-            self.ask_background_video()
+            self.change(effect=name, **{needs: first})
         else:
-            self.change(effect=effect)
+            self.change(effect=name)
 
-    def add_backgrounds(self, paths: list[str]) -> list[str]:
+    def add_backgrounds(self, paths: list[str]) -> None:
         """Add pictures to the gallery and use the last one; what the file dialog and a drop do.
 
-        A file that is not a usable picture is named in an inline message and changes
-        nothing. A dropped video becomes the background video.
+        The files are checked off the GUI thread (see _backgrounds_checked). A file that is not
+        a usable picture is named in an inline message and changes nothing. A dropped video
+        becomes the background video.
         """
-        added, problems = [], []
-        for path in map(lambda p: str(Path(p).resolve()), paths):
-            if resources.is_video(path):
-                self.set_background_video(path)
-                continue
-            try:
-                load_image(path)
-            except BackgroundError as exc:
-                problems.append(str(exc))
-                continue
-            added.append(path)
+        self.controller.check_backgrounds(paths)
+
+    def set_background_video(self, path: str) -> None:
+        """Use a video as the background; a file that does not play gives a message and changes nothing."""
+        self.controller.check_backgrounds([path])
+
+    def _backgrounds_checked(self, pictures: list[str], videos: list[str], problems: list[str]) -> None:
         if problems:
             self.message_bar.show_message(" ".join(problems), "error", key="backgrounds")
-        if added:
-            known = {str(p) for p in self.defaults} | set(self.settings.user_backgrounds)
-            user = self.settings.user_backgrounds + [p for p in dict.fromkeys(added) if p not in known]
-            self.change(user_backgrounds=user, effect="image", background=added[-1])
+        if videos:
+            self.change(effect="video", background_video=videos[-1])
+        if pictures:
+            known = {str(p) for p in self.defaults} | set(self.settings.app.user_backgrounds)
+            user = self.settings.app.user_backgrounds + [p for p in dict.fromkeys(pictures) if p not in known]
+            self.change(user_backgrounds=user, effect="image", background=pictures[-1])
             if not problems:
-                names = ", ".join(Path(p).name for p in added)
+                names = ", ".join(Path(p).name for p in pictures)
                 self.message_bar.show_message(f"Added {names} to your backgrounds.", "info", key="backgrounds")
-        return added
 
     def remove_background(self, path: str) -> None:
-        user = [p for p in self.settings.user_backgrounds if p != path]
-        if self.settings.background == path:
+        user = [p for p in self.settings.app.user_backgrounds if p != path]
+        if self.settings.effect.background == path:
             fallback = str(self.defaults[0]) if self.defaults else ""
-            effect = self.settings.effect if fallback or self.settings.effect != "image" else "blur"
+            effect = self.settings.effect.name if fallback or self.settings.effect.name != "image" else "blur"
             self.change(user_backgrounds=user, background=fallback, effect=effect)
         else:
             self.change(user_backgrounds=user)
-
-    def set_background_video(self, path: str) -> bool:
-        """Use a video as the background; a file that does not play gives a message and changes nothing."""
-        try:
-            VideoBackground(path).close()
-        except BackgroundError as exc:
-            self.message_bar.show_message(str(exc), "error", key="backgrounds")
-            return False
-        self.change(effect="video", background_video=str(Path(path).resolve()))
-        return True
 
     # -- drag and drop ---------------------------------------------------------------------
 
@@ -408,7 +396,7 @@ class MainWindow(WindowMenus, ModelSwitching, QMainWindow):
     # -- source, model ---------------------------------------------------------------------
 
     def set_source(self, source: str) -> None:
-        change = {"source": source, "loop": camera_index(source) is None}
+        change = {"source": source}
         # "Automatic" may pick the other network for this source's shape: get its weights first
         name = self.needs_weights(self.settings.replace(**change)) if self._model_ready else None
         if name is not None:
@@ -436,7 +424,7 @@ class MainWindow(WindowMenus, ModelSwitching, QMainWindow):
         waiting = "Starting…" if self.controller.running else VCAM_WAITING
         self.vcam_panel.show_state(on, waiting if on else VCAM_OFF)
         self.vcam_action.setChecked(on)
-        self.controller.set_virtual_camera(on, self.settings.vcam_backend, self.settings.vcam_device)
+        self.controller.set_virtual_camera(on, self.settings.output.vcam_backend, self.settings.output.vcam_device)
         self.settings = self.settings.replace(output="vcam" if on else "none")
         self._save_timer.start()
 
@@ -452,7 +440,7 @@ class MainWindow(WindowMenus, ModelSwitching, QMainWindow):
         self._save_timer.start()
 
     def _vcam_stopped(self) -> None:
-        if self.settings.output == "vcam":  # the pipeline stopped; the camera comes back with it
+        if self.settings.output.target == "vcam":  # the pipeline stopped; the camera comes back with it
             self.vcam_panel.show_state(True, VCAM_WAITING)
         elif self.vcam_panel.status.property("state") != "error":
             self.vcam_panel.show_state(False, VCAM_OFF)
@@ -481,13 +469,13 @@ class MainWindow(WindowMenus, ModelSwitching, QMainWindow):
         if result is None or not self.isVisible():
             return
         fallback = next(iter(self.gallery.paths()), "")
-        pictures = self.thumbnails.render(result.frame, result.alpha, self.settings, fallback)
+        pictures = self.thumbnails.render(result.frame, result.alpha, self.settings.effect, fallback)
         if self.preview.mirror:  # the buttons look like the preview does
             pictures = {e: None if p is None else np.ascontiguousarray(p[:, ::-1]) for e, p in pictures.items()}
         self.effect_bar.set_thumbnails(pictures)
 
     def _show_stats(self, stats) -> None:
-        self.stats_bar.show_stats(stats, self.settings.source, self.controller.pause_mode)
+        self.stats_bar.show_stats(stats, self.settings.source.name, self.controller.pause_mode)
 
     # -- closing ---------------------------------------------------------------------------
 
@@ -509,3 +497,13 @@ class MainWindow(WindowMenus, ModelSwitching, QMainWindow):
         if self.tray is not None:
             self.tray.hide()
 
+
+
+def explain(error: Exception) -> str:
+    """An engine error in the app's words: the setting it names, as the control that sets it."""
+    key = getattr(error, "setting", None)
+    label = settings_store.facts(key).get("label") if key in settings_store.FIELDS else None
+    text = str(error)
+    if not label or label in text:
+        return text
+    return f"{text[:-1]} ({label})." if text.endswith(".") else f"{text} ({label})"
