@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from segcam.errors import BackgroundError
-from segcam.io import read_image
+from segcam.io import quiet_opencv, read_image
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")  # what the app's file dialog and gallery offer
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")  # a dropped file with these is a video
@@ -84,8 +84,6 @@ def _is_picture(path: Path) -> bool:
 
 def _is_video(path: Path) -> bool:
     """A file OpenCV plays as more than one frame."""
-    from segcam.capture import quiet_opencv
-
     with quiet_opencv():
         capture = cv2.VideoCapture(str(path))
         try:

@@ -5,6 +5,7 @@
 - `read_mask`: a single-channel person mask as bool.
 - `Pair`, `pair_by_stem`, `read_list`, `load_pair`: labelled images matched with their masks.
 - `video_frames`: the frames of a video file, all or some, optionally resized.
+- `quiet_opencv`: OpenCV's own warnings silenced for a block (probing cameras, damaged files).
 
 The live sources (cameras, videos read on a thread) are `segcam.capture`'s; writing videos is
 `segcam.video_file`'s, and writing any other file whole is `segcam.fileio`'s.
@@ -12,7 +13,8 @@ The live sources (cameras, videos read on a thread) are `segcam.capture`'s; writ
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import contextlib
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,13 +134,29 @@ def load_pair(pair: Pair) -> tuple[np.ndarray, np.ndarray] | str:
     return image, mask
 
 
+@contextlib.contextmanager
+def quiet_opencv() -> Iterator[None]:
+    """Silence OpenCV's warnings, which it prints for every camera index that is absent."""
+    logging_api = getattr(getattr(cv2, "utils", None), "logging", None)
+    if logging_api is None:
+        yield
+        return
+    previous = logging_api.getLogLevel()
+    logging_api.setLogLevel(logging_api.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        logging_api.setLogLevel(previous)
+
+
 # -- videos -----------------------------------------------------------------------------------
 
 def video_frames(path: str | Path, every: int = 1, limit: int | None = None,
                  size: tuple[int, int] | None = None) -> list[np.ndarray]:
     """Frames of a video file as BGR uint8: every `every`-th one, at most `limit` of them, each
     resized to `size` (width, height) when given. SourceError when it gives none."""
-    capture = cv2.VideoCapture(str(path))
+    with quiet_opencv():
+        capture = cv2.VideoCapture(str(path))
     frames, index = [], 0
     try:
         while limit is None or len(frames) < limit:

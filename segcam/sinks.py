@@ -54,6 +54,17 @@ def driver_fix() -> str:
     return f"pyvirtualcam has no virtual camera driver for {system or 'this system'}"
 
 
+class _Camera(pyvirtualcam.Camera):
+    """pyvirtualcam's camera, except that one whose constructor failed (an unknown backend) is let
+    go quietly: pyvirtualcam's own would print an error from its destructor when collected."""
+
+    def __del__(self):
+        try:
+            super().__del__()
+        except AttributeError:  # it never opened, so there is nothing to close
+            pass
+
+
 class Sink:
     """Where frames go; see the module's docstring for what each method promises."""
 
@@ -102,8 +113,8 @@ class VirtualCameraSink(Sink):
         self.width, self.height, self.fps = width, height, fps
         self.pace = pace
         try:
-            self._camera = pyvirtualcam.Camera(width, height, fps, fmt=pyvirtualcam.PixelFormat.BGR,
-                                               backend=backend, device=device)
+            self._camera = _Camera(width, height, fps, fmt=pyvirtualcam.PixelFormat.BGR, backend=backend,
+                                   device=device)
         except KeyError:  # pyvirtualcam looks a named backend up in its registry
             raise VirtualCameraError(f"Unknown virtual camera backend {backend!r}; pyvirtualcam's are "
                                      f"{KNOWN_BACKENDS}.", setting="vcam_backend") from None

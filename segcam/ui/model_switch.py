@@ -12,7 +12,8 @@ from pathlib import Path
 
 import cv2
 
-from segcam.capture import camera_index, open_source, quiet_opencv
+from segcam.capture import camera_index, open_source
+from segcam.io import quiet_opencv
 from segcam.errors import SegcamError
 from segcam.models import registry
 from segcam.settings import Settings
