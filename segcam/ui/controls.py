@@ -142,3 +142,13 @@ class EffectControls(Card):
 def _swatch_style(rgb: tuple[int, int, int]) -> str:
     return (f"QToolButton {{ background: rgb{rgb}; border: 2px solid #3a404c; border-radius: 15px; padding: 0; }}"
             f"QToolButton:checked {{ border: 3px solid #ffffff; }}")
+
+
+def explain(error: Exception) -> str:
+    """An engine error in the app's words: the setting it names, as the control that sets it."""
+    key = getattr(error, "setting", None)
+    label = settings_store.facts(key).get("label") if key in settings_store.FIELDS else None
+    text = str(error)
+    if not label or label in text:
+        return text
+    return f"{text[:-1]} ({label})." if text.endswith(".") else f"{text} ({label})"

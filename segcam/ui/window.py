@@ -10,43 +10,35 @@ from __future__ import annotations
 import base64
 import logging
 import threading
-from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, Signal
-from PySide6.QtWidgets import (QApplication, QButtonGroup, QFrame, QHBoxLayout, QMainWindow, QScrollArea,
-                               QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtCore import QByteArray, QSize, QTimer, Signal
+from PySide6.QtWidgets import QApplication, QMainWindow
 
-from segcam import effects
 from segcam import settings as settings_store
 from segcam.capture import camera_index, list_cameras
 from segcam.errors import SourceError, VirtualCameraError
 from segcam.settings import Settings
 from segcam.ui import icons, resources
+from segcam.ui.background_choice import BackgroundChoosing
 from segcam.ui.controller import PipelineController
-from segcam.ui.controls import EffectControls
-from segcam.ui.effects_bar import EffectBar, EffectThumbnails
-from segcam.ui.gallery import BackgroundGallery
+from segcam.ui.controls import explain
+from segcam.ui.effects_bar import EffectThumbnails
+from segcam.ui.layout import WindowLayout
 from segcam.ui.menus import WindowMenus
-from segcam.ui.model_panel import ModelPanel
 from segcam.ui.model_switch import ModelSwitching
-from segcam.ui.preview import VIEW_LABELS, VIEWS, PreviewWidget
-from segcam.ui.source_panel import SourcePanel
-from segcam.ui.stats_bar import StatsBar
 from segcam.ui.tray import make_tray
-from segcam.ui.vcam_panel import HOW_TO_USE, VirtualCameraPanel, describe_failure
-from segcam.ui.widgets import MessageStack, label
+from segcam.ui.vcam_panel import OFF as VCAM_OFF
+from segcam.ui.vcam_panel import WAITING as VCAM_WAITING
+from segcam.ui.vcam_panel import VirtualCameraSwitching
 
 log = logging.getLogger(__name__)
 
 THUMBNAIL_INTERVAL_MS = 400
-VCAM_WAITING = "Starts as soon as segcam has a picture from the camera."
-VCAM_OFF = "Off: meeting apps do not see segcam."
-DEFAULT_SIZE = QSize(1320, 860)
 OPEN_VIDEO_HINT = "To use a video file instead, choose File > Open video file (Ctrl+O)."
 
 
-class MainWindow(WindowMenus, ModelSwitching, QMainWindow):
+class MainWindow(WindowMenus, ModelSwitching, BackgroundChoosing, VirtualCameraSwitching, WindowLayout, QMainWindow):
     cameras_found = Signal(list)
 
     def __init__(self, settings: Settings, warnings: list[str] | tuple = (), realtime: bool = True):
@@ -88,96 +80,6 @@ class MainWindow(WindowMenus, ModelSwitching, QMainWindow):
         self._thumb_timer = QTimer(self, interval=THUMBNAIL_INTERVAL_MS, timeout=self._update_thumbnails)
         self._thumb_timer.start()
         QTimer.singleShot(0, self._first_start)
-
-    # -- layout ------------------------------------------------------------------------------
-
-    def _build(self) -> None:
-        central = QWidget()
-        outer = QHBoxLayout(central)
-        outer.setContentsMargins(16, 12, 16, 12)
-        outer.setSpacing(16)
-
-        left = QVBoxLayout()
-        left.setSpacing(12)
-
-        stage = QFrame()
-        stage.setObjectName("Card")
-        stage_layout = QVBoxLayout(stage)
-        stage_layout.setContentsMargins(12, 12, 12, 10)
-        stage_layout.setSpacing(10)
-        self.preview = PreviewWidget()
-        stage_layout.addWidget(self.preview, 1)
-        stage_layout.addLayout(self._preview_toolbar())
-        left.addWidget(stage, 1)
-        # banners lie over the top of the preview: showing one never moves the window's layout
-        self.message_bar = MessageStack(stage)
-
-        effects_header = QHBoxLayout()
-        effects_header.addWidget(label("EFFECT", "title"))
-        effects_header.addStretch(1)
-        left.addLayout(effects_header)
-        self.effect_bar = EffectBar()
-        # on a narrow screen the row scrolls instead of forcing the window wider
-        effects_scroll = QScrollArea()
-        effects_scroll.setWidget(self.effect_bar)
-        effects_scroll.setWidgetResizable(True)
-        effects_scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        effects_scroll.setFixedHeight(self.effect_bar.sizeHint().height() + 12)
-        left.addWidget(effects_scroll)
-        self.gallery = BackgroundGallery()
-        left.addWidget(self.gallery)
-        outer.addLayout(left, 1)
-
-        sidebar = QWidget()
-        side = QVBoxLayout(sidebar)
-        side.setContentsMargins(0, 0, 4, 0)
-        side.setSpacing(12)
-        self.vcam_panel = VirtualCameraPanel()
-        self.controls = EffectControls()
-        self.source_panel = SourcePanel()
-        self.model_panel = ModelPanel()
-        for panel in (self.vcam_panel, self.controls, self.source_panel, self.model_panel):
-            side.addWidget(panel)
-        side.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidget(sidebar)
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setFixedWidth(330)
-        outer.addWidget(scroll)
-        self.setCentralWidget(central)
-
-        self.stats_bar = StatsBar()
-        self.setStatusBar(self.stats_bar)
-        self.resize(self._fitted(DEFAULT_SIZE))
-
-    def _preview_toolbar(self) -> QHBoxLayout:
-        bar = QHBoxLayout()
-        bar.setSpacing(0)
-        self.view_group = QButtonGroup(self)
-        self.view_buttons: dict[str, QToolButton] = {}
-        for i, view in enumerate(VIEWS):
-            button = QToolButton()
-            button.setText(VIEW_LABELS[view])
-            button.setCheckable(True)
-            button.setProperty("role", "segment")
-            button.setProperty("position", "first" if i == 0 else "last" if i == len(VIEWS) - 1 else "middle")
-            button.setToolTip(f"Show the {VIEW_LABELS[view].lower()} (Alt+{i + 1})")
-            self.view_group.addButton(button)
-            self.view_buttons[view] = button
-            bar.addWidget(button)
-        self.view_buttons["output"].setChecked(True)
-        bar.addStretch(1)
-        self.mirror_button = QToolButton()
-        self.mirror_button.setProperty("role", "flat")
-        self.mirror_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.pause_button = QToolButton()
-        self.pause_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.pause_button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
-        bar.addWidget(self.mirror_button)
-        bar.addSpacing(8)
-        bar.addWidget(self.pause_button)
-        return bar
 
     def _connect(self) -> None:
         c = self.controller
@@ -330,69 +232,6 @@ class MainWindow(WindowMenus, ModelSwitching, QMainWindow):
         if fitted != self.size():
             self.resize(fitted)
 
-    # -- effects and backgrounds -----------------------------------------------------------
-
-    def choose_effect(self, name: str) -> None:
-        """Use an effect; one that needs a file not chosen yet asks for it first (the old effect stays meanwhile)."""
-        needs = effects.get(name).needs
-        if needs and not self.settings.get(needs):
-            kind = settings_store.facts(needs).get("kind")
-            first = next(iter(self.gallery.paths()), "") if kind == "image" else ""
-            if not first:
-                self._refresh()
-                self.ask_backgrounds() if kind == "image" else self.ask_background_video()
-                return
-            self.change(effect=name, **{needs: first})
-        else:
-            self.change(effect=name)
-
-    def add_backgrounds(self, paths: list[str]) -> None:
-        """Add pictures to the gallery and use the last one; what the file dialog and a drop do.
-
-        The files are checked off the GUI thread (see _backgrounds_checked). A file that is not
-        a usable picture is named in an inline message and changes nothing. A dropped video
-        becomes the background video.
-        """
-        self.controller.check_backgrounds(paths)
-
-    def set_background_video(self, path: str) -> None:
-        """Use a video as the background; a file that does not play gives a message and changes nothing."""
-        self.controller.check_backgrounds([path])
-
-    def _backgrounds_checked(self, pictures: list[str], videos: list[str], problems: list[str]) -> None:
-        if problems:
-            self.message_bar.show_message(" ".join(problems), "error", key="backgrounds")
-        if videos:
-            self.change(effect="video", background_video=videos[-1])
-        if pictures:
-            known = {str(p) for p in self.defaults} | set(self.settings.app.user_backgrounds)
-            user = self.settings.app.user_backgrounds + [p for p in dict.fromkeys(pictures) if p not in known]
-            self.change(user_backgrounds=user, effect="image", background=pictures[-1])
-            if not problems:
-                names = ", ".join(Path(p).name for p in pictures)
-                self.message_bar.show_message(f"Added {names} to your backgrounds.", "info", key="backgrounds")
-
-    def remove_background(self, path: str) -> None:
-        user = [p for p in self.settings.app.user_backgrounds if p != path]
-        if self.settings.effect.background == path:
-            fallback = str(self.defaults[0]) if self.defaults else ""
-            effect = self.settings.effect.name if fallback or self.settings.effect.name != "image" else "blur"
-            self.change(user_backgrounds=user, background=fallback, effect=effect)
-        else:
-            self.change(user_backgrounds=user)
-
-    # -- drag and drop ---------------------------------------------------------------------
-
-    def dragEnterEvent(self, event) -> None:  # noqa: N802
-        if any(url.isLocalFile() for url in event.mimeData().urls()):
-            event.acceptProposedAction()
-
-    def dropEvent(self, event) -> None:  # noqa: N802
-        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
-        if paths:
-            event.acceptProposedAction()
-            self.add_backgrounds(paths)
-
     # -- source, model ---------------------------------------------------------------------
 
     def set_source(self, source: str) -> None:
@@ -417,34 +256,6 @@ class MainWindow(WindowMenus, ModelSwitching, QMainWindow):
         self._camera_search = threading.Thread(target=lambda: self.cameras_found.emit(list_cameras()),
                                                name="segcam-find-cameras", daemon=True)
         self._camera_search.start()
-
-    # -- virtual camera --------------------------------------------------------------------
-
-    def set_virtual_camera(self, on: bool) -> None:
-        waiting = "Starting…" if self.controller.running else VCAM_WAITING
-        self.vcam_panel.show_state(on, waiting if on else VCAM_OFF)
-        self.vcam_action.setChecked(on)
-        self.controller.set_virtual_camera(on, self.settings.output.vcam_backend, self.settings.output.vcam_device)
-        self.settings = self.settings.replace(output="vcam" if on else "none")
-        self._save_timer.start()
-
-    def _vcam_started(self, description: str) -> None:
-        self.vcam_panel.show_state(True, f"{description}\n{HOW_TO_USE}", "on")
-        self.vcam_action.setChecked(True)
-
-    def _vcam_failed(self, error: Exception, description: str = "") -> None:
-        self.vcam_panel.show_state(False, description or describe_failure(error), "error")
-        self.vcam_panel.status.setToolTip(str(error))
-        self.vcam_action.setChecked(False)
-        self.settings = self.settings.replace(output="none")
-        self._save_timer.start()
-
-    def _vcam_stopped(self) -> None:
-        if self.settings.output.target == "vcam":  # the pipeline stopped; the camera comes back with it
-            self.vcam_panel.show_state(True, VCAM_WAITING)
-        elif self.vcam_panel.status.property("state") != "error":
-            self.vcam_panel.show_state(False, VCAM_OFF)
-            self.vcam_action.setChecked(False)
 
     # -- frames and stats (GUI thread, from the controller's signals) ------------------------
 
@@ -498,12 +309,3 @@ class MainWindow(WindowMenus, ModelSwitching, QMainWindow):
             self.tray.hide()
 
 
-
-def explain(error: Exception) -> str:
-    """An engine error in the app's words: the setting it names, as the control that sets it."""
-    key = getattr(error, "setting", None)
-    label = settings_store.facts(key).get("label") if key in settings_store.FIELDS else None
-    text = str(error)
-    if not label or label in text:
-        return text
-    return f"{text[:-1]} ({label})." if text.endswith(".") else f"{text} ({label})"
