@@ -14,6 +14,7 @@ The live sources (cameras, videos read on a thread) are `segcam.capture`'s; writ
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,8 +58,10 @@ def _header_size(path: str | Path) -> tuple[int, int] | None:
     try:
         from PIL import Image
 
-        with Image.open(path) as header:
-            return header.size
+        with warnings.catch_warnings():  # a huge picture is what this is for: no "decompression bomb" warning
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as header:
+                return header.size
     except Exception:  # noqa: BLE001 - not a picture Pillow knows: OpenCV decides
         return None
 

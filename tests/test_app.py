@@ -567,3 +567,27 @@ def test_screenshot_script_renders_the_window(qtbot, models_installed, tmp_path)
     image = cv2.imread(str(paths[0]))
     assert image.shape[:2] == (screenshots.WINDOW_SIZE[1], screenshots.WINDOW_SIZE[0])
     assert our_threads() == []
+
+
+def test_the_adjust_panel_is_made_from_the_settings_and_the_registry(qtbot):
+    from segcam import effects
+    from segcam.ui.controls import EffectControls
+
+    panel = EffectControls()
+    qtbot.addWidget(panel)
+    panel.show()
+    for effect in effects.effects():
+        panel.show_settings(Settings(effect=effect.name, background_video="/videos/room.mp4"))
+        shown = {key for key, widget in panel.widgets.items() if widget.isVisible()}
+        mask = {"edge_softness", "smoothing"} if effect.uses_mask else set()
+        # the threshold has no control in the app yet; the gallery chooses pictures
+        assert shown == ({*effect.reads} - {"background"}) | mask | {"mirror"}, effect.name
+        assert panel.heading.text() == effect.label
+    assert panel.sliders["blur_strength"].name.text() == "Blur strength"
+    assert panel.sliders["splash_strength"].name.text() == "Grey amount"
+    assert panel.video_name.text() == "room.mp4"
+    changes = []
+    panel.changed.connect(changes.append)
+    panel.sliders["smoothing"].slider.setValue(25)
+    panel.checks["mirror"].setChecked(True)
+    assert changes == [{"smoothing": 0.25}, {"mirror": True}]

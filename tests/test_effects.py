@@ -4,7 +4,7 @@ import pytest
 
 from segcam.backgrounds import VideoBackground, fill, load_image
 from segcam.effects import Compositor, blend, blur_background
-from segcam.errors import BackgroundError
+from segcam.errors import BackgroundError, SettingsError
 from segcam.settings import Settings
 
 H, W = 120, 160
@@ -178,3 +178,65 @@ def test_shared_backgrounds_load(shared_dir):
     folder = shared_dir / "data" / "backgrounds" / "images"
     for path in sorted(folder.glob("*"))[:5]:
         assert fill(load_image(path), 1280, 720).shape == (720, 1280, 3)
+
+
+# -- the registry ----------------------------------------------------------------------------------
+
+def test_the_registry_knows_every_effect_in_order_and_what_each_reads():
+    from segcam import effects
+
+    assert effects.names() == ["none", "blur", "image", "video", "splash", "solid"]
+    assert effects.get("blur").reads == ("blur_strength",) and effects.get("video").needs == "background_video"
+    assert [stage.name for stage in effects.stages("after")] == ["mirror"]
+    with pytest.raises(SettingsError, match="Unknown effect 'sparkle'") as error:
+        effects.get("sparkle")
+    assert error.value.setting == "effect"
+
+
+def test_a_new_effect_and_a_new_stage_need_only_their_own_class(scene):
+    """What one new module in segcam/effects/ does: register; the compositor, the command line's
+    choices and the app's buttons then find it."""
+    from segcam import cli, effects
+    from segcam.effects import registry
+
+    frame, alpha = scene
+
+    @effects.register
+    class Inverse(effects.Effect):
+        name, label, hint, order, reads = "inverse", "Inverse", "The room in negative", 60, ("splash_strength",)
+
+        def background(self, frame, alpha):
+            return 255 - frame
+
+    @effects.register_stage
+    class Darker(effects.Stage):
+        name, where, order = "darker", "before", 10
+
+        @classmethod
+        def enabled(cls, settings):
+            return settings.splash_strength < 0.5
+
+        def before(self, frame, alpha):
+            return frame // 2, alpha
+
+    try:
+        out = Compositor(effect_settings(effect="inverse")).compose(frame, alpha)
+        assert np.array_equal(out[:, W // 2:], 255 - frame[:, W // 2:])
+        darker = Compositor(effect_settings(effect="inverse", splash_strength=0.2)).compose(frame, alpha)
+        assert np.array_equal(darker[:, : W // 2], frame[:, : W // 2] // 2)  # the stage ran before the effect
+        assert "inverse" in effects.names() and Settings(effect="inverse").validate().effect.name == "inverse"
+        assert "inverse" in cli.build_parser().parse_args(["run", "--effect", "inverse"]).effect
+    finally:
+        registry._EFFECTS.pop("inverse")
+        registry._STAGES.pop("darker")
+
+
+def test_an_effect_change_that_fails_keeps_the_loaded_background(tmp_path, scene):
+    frame, alpha = scene
+    path = tmp_path / "bg.png"
+    cv2.imwrite(str(path), np.full((50, 80, 3), 77, np.uint8))
+    compositor = Compositor(effect_settings(effect="image", background=str(path)))
+    before = compositor.compose(frame, alpha)
+    with pytest.raises(BackgroundError):
+        compositor.update(effect_settings(effect="video", background_video=str(tmp_path / "missing.mp4")))
+    assert compositor.settings.name == "image" and np.array_equal(compositor.compose(frame, alpha), before)
