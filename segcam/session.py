@@ -261,8 +261,12 @@ class Session:
                             on_result=lambda result: self._on_result(pipeline, result),
                             on_end=lambda error: self._ended(pipeline, error), realtime=self.realtime)
         pipeline.pause(self.pause_mode)
-        pipeline.start()
-        self.pipeline = pipeline
+        self.pipeline = pipeline  # before it starts: a file of a few frames may end at once
+        try:
+            pipeline.start()
+        except BaseException:
+            self.pipeline = None
+            raise
         if self._vcam is not None:
             self.listener.vcam_started(self._vcam.describe())
 
@@ -282,13 +286,14 @@ class Session:
                 # the command line's camera keeps its frame rate; the app's goes at the source's pace
                 (self._vcam,) = sink_factory.build(self._vcam_output(output), width, height, fps, pace=vcam_required)
             except SegcamError as exc:
-                for sink in made:
-                    sink.close()
                 if vcam_required:
+                    for sink in made:
+                        sink.mark_incomplete()  # nothing was written: an older file there stays as it was
+                        sink.close()
                     raise
-                self._vcam_wanted = None
+                self._vcam_wanted = None  # the app goes on without it, and says why
                 self.listener.vcam_failed(exc)
-                return []
+                return made
             made.append(self._vcam)
         return made
 
@@ -390,6 +395,8 @@ class Session:
     def _ended(self, pipeline: Pipeline, error: Exception | None) -> None:
         """The pipeline's run ended by itself (its source ended, or an error). With a control
         thread (the app), the session releases it there; the command line stops it itself."""
+        if pipeline is not self.pipeline:  # being replaced or stopped: nobody needs to hear of it
+            return
         if self._thread is not None:
             self._submit(lambda: self._reap(pipeline))
         self.listener.stopped(error)

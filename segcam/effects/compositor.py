@@ -42,7 +42,9 @@ class Compositor:
         effect.update(settings)
         for stage in registry.stages():
             if stage.enabled(settings):
-                self._stages.setdefault(stage.name, stage(settings)).update(settings)
+                if stage.name not in self._stages:
+                    self._stages[stage.name] = stage(settings)
+                self._stages[stage.name].update(settings)
             elif stage.name in self._stages:
                 self._stages.pop(stage.name).close()
         self.settings, self.effect = settings, effect
