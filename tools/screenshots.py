@@ -20,6 +20,8 @@ from pathlib import Path
 
 import cv2
 
+from segcam.io import video_frames
+
 CLIP = "face_recognition_short_hamilton_clip_640x360.mp4"
 SINGER_FRAMES = range(100, 206)  # where the clip shows the singer, not the audience
 WINDOW_SIZE = (1320, 860)
@@ -59,16 +61,8 @@ def drifting_video(picture: Path, path: Path, frames: int = 90) -> Path:
 def clip_segment(clip: Path, folder: Path, frames: range = SINGER_FRAMES) -> Path:
     """Some frames of a clip as numbered PNGs: a source that loops over just those."""
     folder.mkdir(parents=True, exist_ok=True)
-    capture = cv2.VideoCapture(str(clip))
-    index = 0
-    while index < frames.stop:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        if index in frames:
-            cv2.imwrite(str(folder / f"{index:04d}.png"), frame)
-        index += 1
-    capture.release()
+    for index, frame in enumerate(video_frames(clip, limit=frames.stop)[frames.start:], start=frames.start):
+        cv2.imwrite(str(folder / f"{index:04d}.png"), frame)
     return folder
 
 
