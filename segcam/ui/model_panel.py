@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QPushButton, QWidget
 
+from segcam import system
 from segcam.models import registry
 from segcam.settings import Settings
 from segcam.ui.widgets import Card, compact_combo, form, label
@@ -17,10 +18,9 @@ def available_devices() -> list[tuple[str, str]]:
     import torch
 
     devices = [("auto", "Automatic (GPU if present)"), ("cpu", "CPU")]
-    if torch.cuda.is_available():
+    if system.cuda_available():
         devices.append(("cuda", f"GPU — {torch.cuda.get_device_name(0)}"))
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
+    if system.mps_available():
         devices.append(("mps", "Apple GPU (Metal)"))
     return devices
 
@@ -84,7 +84,7 @@ class ModelPanel(Card):
                                                        else ""))
 
     def show_settings(self, settings: Settings) -> None:
-        for combo, value in ((self.model, settings.model), (self.device, settings.device)):
+        for combo, value in ((self.model, settings.model.name), (self.device, settings.model.device)):
             index = combo.findData(value)
             if index < 0:  # e.g. a device saved on another machine: show it rather than lie
                 combo.addItem(value, value)

@@ -1,6 +1,6 @@
 """Render the README's screenshots: the real window, offscreen, on a clip from ../shared.
 
-    python -m segcam.ui.screenshots assets/screenshots
+    python -m tools.screenshots assets/screenshots
 
 One PNG per effect (window-<effect>.png) plus the mask view. The window runs the real
 pipeline on the stretch of the Hamilton clip where the singer faces the camera (the clip also
@@ -20,6 +20,8 @@ from pathlib import Path
 
 import cv2
 
+from segcam.io import video_frames
+
 CLIP = "face_recognition_short_hamilton_clip_640x360.mp4"
 SINGER_FRAMES = range(100, 206)  # where the clip shows the singer, not the audience
 WINDOW_SIZE = (1320, 860)
@@ -27,7 +29,7 @@ EFFECTS = ("blur", "image", "video", "splash", "solid", "none")
 
 
 def shared_dir() -> Path:
-    return Path(os.environ.get("SEGCAM_SHARED", Path(__file__).resolve().parents[2].parent / "shared"))
+    return Path(os.environ.get("SEGCAM_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
 
 
 def _prepare_environment(workdir: Path) -> None:
@@ -59,16 +61,8 @@ def drifting_video(picture: Path, path: Path, frames: int = 90) -> Path:
 def clip_segment(clip: Path, folder: Path, frames: range = SINGER_FRAMES) -> Path:
     """Some frames of a clip as numbered PNGs: a source that loops over just those."""
     folder.mkdir(parents=True, exist_ok=True)
-    capture = cv2.VideoCapture(str(clip))
-    index = 0
-    while index < frames.stop:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        if index in frames:
-            cv2.imwrite(str(folder / f"{index:04d}.png"), frame)
-        index += 1
-    capture.release()
+    for index, frame in enumerate(video_frames(clip, limit=frames.stop)[frames.start:], start=frames.start):
+        cv2.imwrite(str(folder / f"{index:04d}.png"), frame)
     return folder
 
 
@@ -111,7 +105,7 @@ def render(outdir: Path, effects=EFFECTS, mask_view: bool = True) -> list[Path]:
                 raise SystemExit(f"the window showed no frames: {window.message_bar.text()}")
             for effect in effects:
                 window.choose_effect(effect)
-                _wait(app, 30, lambda: window.running_settings.effect == effect)
+                _wait(app, 30, lambda: window.running_settings.effect.name == effect)
                 _wait(app, 1.6)  # mask smoothing settles, thumbnails refresh
                 written.append(_save(window, outdir / f"window-{effect}.png"))
             if mask_view:
@@ -131,7 +125,7 @@ def _save(window, path: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m segcam.ui.screenshots", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.screenshots", description=__doc__.splitlines()[0])
     parser.add_argument("outdir", type=Path)
     parser.add_argument("--effects", nargs="+", choices=EFFECTS, default=list(EFFECTS))
     parser.add_argument("--no-mask-view", action="store_true")
