@@ -246,7 +246,8 @@ class Session:
     def _load_network(self, settings: Settings) -> None:
         try:
             width, height = self.frame_size or (settings.source.width, settings.source.height)
-            Segmenter(registry.resolve(settings.model.name, width, height), settings.model.device, download=False)
+            Segmenter(registry.resolve(settings.model.name, width, height), settings.model.device, download=False,
+                      frame_size=(width, height), quality=settings.model.quality)
         except Exception as exc:  # noqa: BLE001 - whatever it is, the old network keeps running
             if not isinstance(exc, SegcamError):
                 log.exception("loading a network failed")

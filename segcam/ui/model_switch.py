@@ -54,7 +54,7 @@ class ModelSwitching:
 
     def _init_model_switching(self) -> None:
         self.weights_dialog: WeightsDialog | None = None
-        self._pending_network: dict | None = None  # {model, device} loading beside the running network
+        self._pending_network: dict | None = None  # {model, device, quality} loading beside the running network
         self.controller.network_ready.connect(self._network_ready)
         self.controller.network_failed.connect(self._network_failed)
 
@@ -138,6 +138,9 @@ class ModelSwitching:
     def set_device(self, device: str) -> None:
         self._switch_network(device=device)
 
+    def set_quality(self, quality: str) -> None:
+        self._switch_network(quality=quality)
+
     def _switch_network(self, **change) -> None:
         wanted = self.settings.replace(**change)
         if not self._model_ready:  # nothing runs yet: this choice is what the first start waits for
@@ -157,7 +160,7 @@ class ModelSwitching:
         if not self.controller.running:
             self.change(**change)
             return
-        self._pending_network = {"model": wanted.model.name, "device": wanted.model.device}
+        self._pending_network = _network_of(wanted)
         self._refresh()
         running = self.running_settings
         self.model_panel.show_loading(self.network_for(wanted),
@@ -165,15 +168,15 @@ class ModelSwitching:
         self.controller.load_network(wanted)
 
     def _network_ready(self, settings: Settings) -> None:
-        if self._pending_network != {"model": settings.model.name, "device": settings.model.device}:
+        if self._pending_network != _network_of(settings):
             return  # a later choice is loading
         self._pending_network = None
         self.model_panel.show_loading(None)
         self.message_bar.clear("model")  # an earlier choice's failure no longer holds
-        self.change(model=settings.model.name, device=settings.model.device)
+        self.change(**_network_of(settings))
 
     def _network_failed(self, settings: Settings, error: Exception) -> None:
-        if self._pending_network != {"model": settings.model.name, "device": settings.model.device}:
+        if self._pending_network != _network_of(settings):
             return
         self._pending_network = None
         self.model_panel.show_loading(None)
@@ -193,3 +196,8 @@ class ModelSwitching:
 def _as_sentence(error: Exception) -> str:
     text = str(error).strip() or type(error).__name__
     return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def _network_of(settings: Settings) -> dict:
+    """The settings that choose the network, as keys for `Settings.replace`."""
+    return {"model": settings.model.name, "device": settings.model.device, "quality": settings.model.quality}

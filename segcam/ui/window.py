@@ -106,6 +106,7 @@ class MainWindow(WindowMenus, ModelSwitching, BackgroundChoosing, VirtualCameraS
         self.source_panel.fps_chosen.connect(lambda fps: self.change(fps=fps))
         self.model_panel.model_chosen.connect(self.set_model)
         self.model_panel.device_chosen.connect(self.set_device)
+        self.model_panel.quality_chosen.connect(self.set_quality)
         self.model_panel.manage_requested.connect(self.manage_models)
         self.vcam_panel.switched.connect(self.set_virtual_camera)
         for view, button in self.view_buttons.items():
