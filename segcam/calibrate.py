@@ -105,7 +105,7 @@ class Recording:
     _last: np.ndarray | None = field(default=None, repr=False)
 
     @classmethod
-    def for_seconds(cls, source: str | int, seconds: float) -> "Recording":
+    def for_seconds(cls, source: str | int, seconds: float) -> Recording:
         return cls(calibrated.source_key(source), every_s=seconds / MAX_FRAMES)
 
     def add(self, frame: np.ndarray, seconds: float) -> bool:

@@ -23,7 +23,7 @@ MAX_STEPS = 600
 
 
 def add_calibrate_arguments(parser: argparse.ArgumentParser) -> None:
-    from segcam.cli import parse_fps, parse_size
+    from segcam.argtypes import parse_fps, parse_size
     from segcam.settings import DEVICES
 
     parser.add_argument("--source", default="0", help="camera index or video file (default 0)")

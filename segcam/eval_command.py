@@ -58,8 +58,9 @@ class _Models:
         from segcam.processor import FrameProcessor
         from segcam.settings import Settings
 
+        # the same model on every machine: "auto" here goes by the frame's shape, not by speed
         self.processor = FrameProcessor(Settings(model=args.model, device=args.device, quality=args.quality,
-                                                 effect="none", output="none"))
+                                                 effect="none", output="none"), choose_by_speed=False)
         self.used: list[str] = []
 
     def note(self) -> None:
@@ -194,14 +195,15 @@ def _eval_video(args: argparse.Namespace, models: _Models) -> int:
 
 def _eval_against(args: argparse.Namespace, models: _Models) -> int:
     from segcam import evaluate
+    from segcam.io import iter_video_frames
     from segcam.processor import FrameProcessor
     from segcam.settings import Settings
 
     if not Path(args.video).is_file():
         raise SettingsError(f"Video file {args.video} does not exist.")
     teacher = FrameProcessor(Settings(model=args.against, device=args.device, quality=args.against_quality,
-                                      effect="none", output="none"))
-    report = evaluate.evaluate_agreement(models.processor, teacher, evaluate.iter_video_frames(args.video),
+                                      effect="none", output="none"), choose_by_speed=False)
+    report = evaluate.evaluate_agreement(models.processor, teacher, iter_video_frames(args.video),
                                          args.start, args.threshold)
     if not report.frames:
         raise SettingsError(f"{args.video} has no frames from --start {args.start} on.")

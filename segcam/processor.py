@@ -6,12 +6,14 @@ it directly.
 
 from __future__ import annotations
 
+import statistics
 import time
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
+from segcam import model_choice
 from segcam.effects import Compositor
 from segcam.models import registry
 from segcam.refine import MaskRefiner
@@ -74,12 +76,18 @@ class FrameProcessor:
     reset here and only here: on a new model or frame size, on a scene cut, and by `reset`.
     """
 
-    def __init__(self, settings: Settings, runtime: str = "auto", download: bool = True):
+    def __init__(self, settings: Settings, runtime: str = "auto", download: bool = True,
+                 choose_by_speed: bool = True):
         self.settings = settings.validate()
+        # "auto" measures what this machine can afford (model_choice); evaluation wants the
+        # same model on every machine, so it picks by frame shape alone
+        self.choose_by_speed = choose_by_speed
+        self.choice: model_choice.Choice | None = None  # the model running, and why
+        self._too_slow: set[str] = set()  # models auto stepped down from
         self.runtime = runtime
         self.download = download
-        self.compositor = Compositor(settings)
-        self.refiner = MaskRefiner(settings)
+        self.compositor = Compositor(settings.effect)
+        self.refiner = MaskRefiner(settings.mask)
         self.segmenter: Segmenter | None = None
         self.scene_cut = SceneCut()
         self._prepared_for: tuple | None = None  # what the segmenter was chosen for
@@ -87,10 +95,9 @@ class FrameProcessor:
     def update(self, settings: Settings) -> None:
         """Apply new settings; on error (bad background, bad value) nothing changes."""
         settings.validate()
-        self.compositor.update(settings)
-        self.refiner.update(settings)
-        if (settings.model, settings.device, settings.quality) != \
-                (self.settings.model, self.settings.device, self.settings.quality):
+        self.compositor.update(settings.effect)
+        self.refiner.update(settings.mask)
+        if settings.model != self.settings.model:
             self._prepared_for = None  # chosen again for the next frame
         self.settings = settings
 
@@ -106,19 +113,45 @@ class FrameProcessor:
 
     def prepare(self, width: int, height: int) -> Segmenter:
         """Make sure the right network for this frame size is loaded (chosen once per size and setting)."""
-        s = self.settings
-        key = (s.model, s.device, s.quality, width, height)
+        s = self.settings.model
+        key = (s, width, height)
         if self._prepared_for == key and self.segmenter is not None:
             return self.segmenter
-        name = registry.resolve(s.model, width, height)
+        self.choice = self._choose(width, height)
+        name = self.choice.name
         spec = registry.get(name)
         current = self.segmenter
         if current is None or current.name != name or current.input_size != spec.input_size_for(width, height, s.quality):
             self.segmenter = Segmenter(name, s.device, self.runtime, self.download,
                                        frame_size=(width, height), quality=s.quality)
+            self.refiner.update(self.settings.mask, matte=spec.matting)
             self.reset()
         self._prepared_for = key
         return self.segmenter
+
+    def _choose(self, width: int, height: int) -> model_choice.Choice:
+        model = self.settings.model.name
+        if model not in ("", "auto"):
+            name = registry.resolve(model, width, height)
+            return model_choice.Choice(name, f"{name}, as chosen in the settings")
+        if self.choose_by_speed:
+            return model_choice.choose(width, height, self.settings, model_choice.kept(time_model),
+                                       too_slow=frozenset(self._too_slow))
+        name = registry.resolve(model, width, height)
+        return model_choice.Choice(name, f"auto: {name}, by the frame's shape")
+
+    def step_down(self, frame_ms: float) -> bool:
+        """The running model cannot keep up: under "auto", take the next faster one from the
+        next frame on (and keep the figure). False when there is nothing faster."""
+        segmenter = self.segmenter
+        if self.settings.model.name not in ("", "auto") or segmenter is None or \
+                segmenter.name in registry.FALLBACK_MODELS:
+            return False
+        width, height = self._prepared_for[1:]
+        model_choice.remember(segmenter.name, width, height, self.settings, frame_ms)
+        self._too_slow.add(segmenter.name)
+        self._prepared_for = None
+        return True
 
     def matte(self, frame: np.ndarray) -> FrameMatte:
         """Segment and refine one frame: the temporal state moves on by a frame."""
@@ -144,3 +177,23 @@ class FrameProcessor:
 
     def close(self) -> None:
         self.compositor.close()
+
+
+def time_model(name: str, width: int, height: int, settings: Settings, warmup: int = 3, timed: int = 9) -> float:
+    """Median ms of a frame through the real per-frame path with model `name` (blur effect),
+    on synthetic frames of width x height: what `--model auto` compares."""
+    from segcam.imageops import synthetic_frames
+
+    processor = FrameProcessor(settings.replace(model=name, effect="blur"), download=False, choose_by_speed=False)
+    frames = synthetic_frames(width, height, 6)
+    try:
+        for i in range(warmup):
+            processor.process(frames[i % len(frames)])
+        times = []
+        for i in range(timed):
+            start = time.perf_counter()
+            processor.process(frames[i % len(frames)])
+            times.append((time.perf_counter() - start) * 1e3)
+    finally:
+        processor.close()
+    return float(statistics.median(times))

@@ -17,6 +17,7 @@ import pytest
 from segcam import calibrate, calibrate_command, evaluate
 from segcam.cli import main
 from segcam.errors import SettingsError
+from segcam.io import video_frames
 from segcam.models import calibrated, modelfile, registry
 from segcam.processor import FrameProcessor
 from segcam.settings import Settings
@@ -40,7 +41,7 @@ def data_dir(path):
 
 
 def close_up_recording(clip) -> calibrate.Recording:
-    frames = evaluate.video_frames(clip, limit=CLOSE_UP.stop)
+    frames = video_frames(clip, limit=CLOSE_UP.stop)
     recording = calibrate.Recording(calibrated.source_key(str(clip)))
     for n, index in enumerate(CLOSE_UP):
         assert recording.add(frames[index], n * 0.1)
@@ -103,7 +104,7 @@ def test_names_a_calibrated_model_cannot_take(own_rvm_models):
             calibrated.check_name(name)
     # in a fresh process (the registry not yet asked anything), said at once, before anything is recorded
     for command in (["calibrate", "--source", "no-such-video.mp4", "--out", "rvm"], ["models", "remove", "rvm"]):
-        done = subprocess.run([sys.executable, "-m", "segcam", *command], capture_output=True, text=True,
+        done = subprocess.run([sys.executable, "-m", "segcam", *command], check=False, capture_output=True, text=True,
                               timeout=120, cwd=REPO)
         assert done.returncode == 2 and "built-in model" in done.stderr, done.stderr
 
@@ -186,7 +187,7 @@ def test_a_cancelled_calibration_changes_nothing(close_up, own_rvm_models, hamil
         seen.clear()
         with pytest.raises(calibrate.Cancelled):
             calibrate.calibrate(close_up_recording(hamilton_clip), max_steps=50, budget_s=300, device="cpu",
-                                progress=cancel_once_training, cancelled=lambda: stop_at in seen)
+                                progress=cancel_once_training, cancelled=lambda stage=stop_at: stage in seen)
         assert seen[-1] == stop_at
     assert kept.read_bytes() == before
     assert sorted(p.name for p in calibrated.folder().iterdir()) == ["room.pt"]
@@ -199,7 +200,7 @@ def test_a_cancelled_calibration_changes_nothing(close_up, own_rvm_models, hamil
 
 def test_eval_against_rvm_scores_from_the_start_frame(own_rvm_models, carphone_clip, tmp_path, capsys):
     clip = tmp_path / "carphone-24.avi"  # the clip's first 24 frames, as Motion JPEG
-    frames = evaluate.video_frames(carphone_clip, limit=24)
+    frames = video_frames(carphone_clip, limit=24)
     writer = cv2.VideoWriter(str(clip), cv2.VideoWriter.fourcc(*"MJPG"), 30, (176, 144))
     for frame in frames:
         writer.write(frame)

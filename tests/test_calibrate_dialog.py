@@ -6,7 +6,8 @@ import threading
 import pytest
 from PySide6.QtCore import Qt
 
-from segcam import calibrate, evaluate
+from segcam import calibrate
+from segcam.io import video_frames
 from segcam.models import calibrated, modelfile
 from segcam.ui import calibrate_dialog
 from segcam.ui.calibrate_dialog import CalibrationDialog
@@ -21,7 +22,7 @@ WORK_MS = 120000  # RVM labels and a few training steps on a busy 2-core machine
 
 @pytest.fixture(scope="module")
 def close_up_frames(hamilton_clip):
-    frames = evaluate.video_frames(hamilton_clip, limit=CLOSE_UP.stop)
+    frames = video_frames(hamilton_clip, limit=CLOSE_UP.stop)
     return [frames[i] for i in CLOSE_UP]
 
 
@@ -113,4 +114,4 @@ def test_camera_menu_records_the_windows_frames_and_cancel_leaves_it_running(qtb
     qtbot.mouseClick(dialog.cancel_button, Qt.MouseButton.LeftButton)
     assert not dialog.isVisible() and not dialog._recorder.isActive()
     wait_for_frames(qtbot, window)  # the camera goes on as before
-    assert window.settings.model == "auto" and not calibrated.folder().exists()
+    assert window.settings.model.name == "auto" and not calibrated.folder().exists()

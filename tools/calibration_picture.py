@@ -17,7 +17,8 @@ import cv2
 
 
 def main(argv: list[str] | None = None) -> int:
-    from segcam import calibrate, evaluate, fileio
+    from segcam import calibrate, fileio
+    from segcam.io import iter_video_frames
     from segcam.processor import FrameProcessor
     from segcam.settings import Settings
 
@@ -39,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     teacher, stock, tuned = (processor(calibrate.TEACHER, calibrate.TEACHER_QUALITY), processor(args.stock),
                              processor(args.model))
     frames, truths, stock_masks, tuned_masks = [], [], [], []
-    for index, frame in enumerate(evaluate.iter_video_frames(args.video)):
+    for index, frame in enumerate(iter_video_frames(args.video)):
         if index > wanted[-1]:
             break
         size = (frame.shape[1], frame.shape[0])

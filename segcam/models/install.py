@@ -50,20 +50,18 @@ def install(name: str, force: bool = False, progress: bool = True) -> list[str]:
 
     spec = registry.get(name)
     caches = model_derived(spec.name)
-    # this torch's exports that were there are made again now, not on the next start, which would wait for them
-    exports = [size for size in map(segmenter.onnx_export_size, (c.path for c in segmenter.onnx_caches(spec.name)))
-               if size is not None]
+    # an export there is made again now, not on the next start, which would wait for it
+    had_export = segmenter.onnx_path_for(spec.name).exists()
     if force:
         for cache in caches:
             derived.discard(cache.path)
     else:
         discard_damaged(caches)
     lines = spec.weights.fetch(progress=progress)
-    for width, height in exports:
-        # a frame of the input's own size has that input at every quality (no network enlarges)
-        made = segmenter.Segmenter(spec.name, device="cpu", runtime="onnxruntime", download=False,
-                                   frame_size=(width, height) if spec.sized_for else None)
-        lines.append(f"{spec.name}: {segmenter.onnx_path(made)}")
+    if had_export:
+        segmenter.Segmenter(spec.name, device="cpu", runtime="onnxruntime", download=False,
+                            frame_size=(1280, 720) if spec.sized_for else None)
+        lines.append(f"{spec.name}: {segmenter.onnx_path_for(spec.name)}")
     return lines
 
 

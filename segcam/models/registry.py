@@ -70,6 +70,8 @@ class ModelSpec:
     std: tuple[float, float, float] = (1.0, 1.0, 1.0)
     # a network that carries recurrent state from frame to frame (see `segmenter.Segmenter`)
     recurrent: bool = False
+    # a matting network: its alpha is soft at the edge already (the refiner adds no feather)
+    matting: bool = False
     # higher is better masks; `auto` picks the best one the machine can run at the frame rate
     quality: int = 0
     # for a network whose input follows the frame: (frame width, height, quality setting) -> (h, w)

