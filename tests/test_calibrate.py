@@ -14,13 +14,15 @@ import cv2
 import numpy as np
 import pytest
 
-from segcam import calibrate, calibrate_command, evaluate
+from segcam import calibrate, calibrate_command, evaluate, model_choice
 from segcam.cli import main
 from segcam.errors import SettingsError
 from segcam.io import video_frames
 from segcam.models import calibrated, modelfile, registry
 from segcam.processor import FrameProcessor
 from segcam.settings import Settings
+
+from helpers import keep_as_calibrated
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -216,3 +218,33 @@ def test_eval_against_rvm_scores_from_the_start_frame(own_rvm_models, carphone_c
     assert "no frames from --start 24" in capsys.readouterr().err
     assert main(["eval", "--images", "x", "--masks", "y", "--against", "rvm"]) == 2
     assert "apply to --video" in capsys.readouterr().err
+
+
+# -- auto -----------------------------------------------------------------------------------------
+
+def test_auto_runs_the_model_calibrated_for_this_source_at_this_size(own_models, hamilton_clip, carphone_clip,
+                                                                      capsys):
+    never = speeds_never_measured()
+    keep_as_calibrated(hamilton_clip, (640, 360), "stage")
+    choice = model_choice.choose(640, 360, Settings(source=str(hamilton_clip)), never)
+    assert choice == model_choice.Choice("stage", "auto: stage, calibrated for this video at 640x360")
+    # another size, another source, or stepped down from: the usual choice
+    for width, height, source in ((1280, 720, hamilton_clip), (640, 360, carphone_clip), (640, 360, "0")):
+        assert model_choice.choose(width, height, Settings(source=str(source)), never).name == "mediapipe-landscape"
+    assert model_choice.choose(640, 360, Settings(source=str(hamilton_clip)), never,
+                               too_slow=frozenset({"stage"})).name == "mediapipe-landscape"
+    keep_as_calibrated("0", (1280, 720), "desk")
+    assert model_choice.choose(1280, 720, Settings(source="0"), never).reason == \
+        "auto: desk, calibrated for this camera at 1280x720"
+
+    # segcam run says which it runs and why
+    assert main(["run", "--source", str(hamilton_clip), "--model", "auto", "--output", "none",
+                 "--max-frames", "2"]) == 0
+    assert "model auto: stage, calibrated for this video at 640x360" in capsys.readouterr().err
+
+
+def speeds_never_measured():
+    def measure(name, width, height, settings):
+        raise AssertionError(f"{name} was measured: only MediaPipe is installed")
+
+    return measure

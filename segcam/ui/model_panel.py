@@ -48,9 +48,10 @@ class ModelPanel(Card):
         super().__init__("Model", parent)
         self.model = compact_combo(_ModelCombo)
         self.model.addItem("Automatic", "auto")
-        self.model.setItemData(0, "The best model this computer keeps up with: Robust Video Matting where it runs "
-                               "it at the camera's frame rate (measured once), else MediaPipe for the frame's "
-                               "shape; the status bar's model says which runs and why", Qt.ItemDataRole.ToolTipRole)
+        self.model.setItemData(0, "The best model this computer keeps up with: a model you calibrated for this camera "
+                               "at this size, else Robust Video Matting where it runs it at the camera's frame "
+                               "rate (measured once), else MediaPipe for the frame's shape; the status bar's "
+                               "model says which runs and why", Qt.ItemDataRole.ToolTipRole)
         for name in registry.names():
             self.model.addItem(name, name)
         self.device = compact_combo()
