@@ -15,6 +15,7 @@ import numpy as np
 
 from segcam import model_choice
 from segcam.effects import Compositor
+from segcam.errors import SegcamError
 from segcam.models import registry
 from segcam.refine import MaskRefiner
 from segcam.segmenter import Segmenter
@@ -97,9 +98,20 @@ class FrameProcessor:
         settings.validate()
         self.compositor.update(settings.effect)
         self.refiner.update(settings.mask)
-        if settings.model != self.settings.model:
+        if settings.model != self.settings.model or self._network_replaced():
             self._prepared_for = None  # chosen again for the next frame
         self.settings = settings
+
+    def _network_replaced(self) -> bool:
+        """The running model's name now stands for another network: a calibrated model kept
+        again under the same name, whose file holds new weights."""
+        running = self.segmenter
+        if running is None:
+            return False
+        try:
+            return registry.lookup(running.name) is not running.spec
+        except SegcamError:  # its file is gone: it runs on from memory until something else is chosen
+            return False
 
     def reset(self) -> None:
         """Forget every frame seen: the next one starts a new video."""
@@ -121,7 +133,8 @@ class FrameProcessor:
         name = self.choice.name
         spec = registry.get(name)
         current = self.segmenter
-        if current is None or current.name != name or current.input_size != spec.input_size_for(width, height, s.quality):
+        if current is None or current.spec is not spec or \
+                current.input_size != spec.input_size_for(width, height, s.quality):
             self.segmenter = Segmenter(name, s.device, self.runtime, self.download,
                                        frame_size=(width, height), quality=s.quality)
             self.refiner.update(self.settings.mask, matte=spec.matting)

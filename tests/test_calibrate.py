@@ -243,6 +243,21 @@ def test_auto_runs_the_model_calibrated_for_this_source_at_this_size(own_models,
     assert "model auto: stage, calibrated for this video at 640x360" in capsys.readouterr().err
 
 
+def test_a_model_kept_again_under_its_name_replaces_the_running_one(own_models, hamilton_clip):
+    keep_as_calibrated(hamilton_clip, (640, 360), "stage")
+    processor = FrameProcessor(Settings(model="stage", effect="blur"))
+    frame = video_frames(hamilton_clip, limit=1)[0]
+    processor.process(frame)
+    running = processor.segmenter
+    processor.update(processor.settings.replace(blur_strength=0.7))  # nothing new: the network stays
+    processor.process(frame)
+    assert processor.segmenter is running
+    keep_as_calibrated(hamilton_clip, (640, 360), "stage", overwrite=True)  # calibrated again, kept as "stage"
+    processor.update(processor.settings.replace(blur_strength=0.6))  # e.g. the app's switch to it
+    processor.process(frame)
+    assert processor.segmenter is not running and processor.segmenter.name == "stage"
+
+
 def speeds_never_measured():
     def measure(name, width, height, settings):
         raise AssertionError(f"{name} was measured: only MediaPipe is installed")
