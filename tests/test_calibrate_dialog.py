@@ -13,6 +13,7 @@ from segcam.ui import calibrate_dialog
 from segcam.ui.calibrate_dialog import CalibrationDialog
 
 from app_helpers import WAIT_MS, open_window, vcam_backend, wait_for_frames
+from helpers import keep_as_calibrated
 
 __all__ = ["open_window", "vcam_backend"]  # fixtures, used by name
 
@@ -115,3 +116,26 @@ def test_camera_menu_records_the_windows_frames_and_cancel_leaves_it_running(qtb
     assert not dialog.isVisible() and not dialog._recorder.isActive()
     wait_for_frames(qtbot, window)  # the camera goes on as before
     assert window.settings.model.name == "auto" and not calibrated.folder().exists()
+
+
+def test_a_kept_model_used_now_runs_in_the_window_and_joins_the_model_box(qtbot, own_rvm_models, open_window,
+                                                                          hamilton_clip):
+    window = open_window(output="none")
+    wait_for_frames(qtbot, window)
+    window.calibrate_action.trigger()
+    dialog = window.calibrate_dialog
+    keep_as_calibrated(hamilton_clip, (640, 360), "stage")  # what Keep writes, without the minutes of work
+    dialog.kept.emit("stage", True)  # Keep, with "Use it now" ticked
+    qtbot.waitUntil(lambda: window.running_settings is not None and window.running_settings.model.name == "stage",
+                    timeout=WORK_MS)
+    qtbot.waitUntil(lambda: window.controller.pipeline.processor.segmenter.name == "stage", timeout=WAIT_MS)
+    wait_for_frames(qtbot, window)
+    box = window.model_panel.model
+    assert box.itemData(box.currentIndex()) == "stage"
+    # one kept without "Use it now": listed when the box opens, and the window runs on as it was
+    keep_as_calibrated(hamilton_clip, (640, 360), "studio")
+    dialog.kept.emit("studio", False)
+    window.model_panel.mark_installed()  # what opening the box does
+    listed = [box.itemData(i) for i in range(box.count())]
+    assert listed.count("stage") == 1 and listed.count("studio") == 1
+    assert window.settings.model.name == "stage"

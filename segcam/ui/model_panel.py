@@ -77,7 +77,12 @@ class ModelPanel(Card):
         self.mark_installed()
 
     def mark_installed(self) -> None:
-        """Name every registered model whose weights are not on this machine yet."""
+        """List models registered meanwhile (a calibration kept), and name every registered model
+        whose weights are not on this machine yet."""
+        listed = {self.model.itemData(i) for i in range(self.model.count())}
+        for name in registry.names():
+            if name not in listed:
+                self.model.addItem(name, name)
         for i in range(self.model.count()):
             name = self.model.itemData(i)
             if name not in registry.names():
