@@ -98,7 +98,9 @@ class FrameProcessor:
         settings.validate()
         self.compositor.update(settings.effect)
         self.refiner.update(settings.mask)
-        if settings.model != self.settings.model or self._network_replaced():
+        # auto's choice depends on the source too: a model calibrated for one camera is not the other's
+        if settings.model != self.settings.model or settings.source.name != self.settings.source.name or \
+                self._network_replaced():
             self._prepared_for = None  # chosen again for the next frame
         self.settings = settings
 

@@ -237,6 +237,15 @@ def test_auto_runs_the_model_calibrated_for_this_source_at_this_size(own_models,
     assert model_choice.choose(1280, 720, Settings(source="0"), never).reason == \
         "auto: desk, calibrated for this camera at 1280x720"
 
+    # the app switching to the source it was calibrated on (a frame of the same size): auto chooses again
+    processor = FrameProcessor(Settings(source=str(carphone_clip), model="auto", effect="none"))
+    frame = video_frames(hamilton_clip, limit=1)[0]
+    processor.process(frame)
+    assert processor.segmenter.name == "mediapipe-landscape"
+    processor.update(processor.settings.replace(source=str(hamilton_clip)))
+    processor.process(frame)
+    assert processor.segmenter.name == "stage" and processor.choice.reason.startswith("auto: stage, calibrated")
+
     # segcam run says which it runs and why
     assert main(["run", "--source", str(hamilton_clip), "--model", "auto", "--output", "none",
                  "--max-frames", "2"]) == 0
