@@ -1,0 +1,153 @@
+"""Auto-framing ("keep me centred"): a virtual pan and zoom that follows the person.
+
+The crop is placed from the mask alone: centred on the head and shoulders (the top part of
+the person's region, so a waving arm does not pull it aside), with a little headroom above
+the head, and tall enough for all of the person that is in view. The mask already says where
+the head is; a face detector would add cost and fail on a turned head, where the mask does not.
+
+Promises:
+- the output keeps the camera's size; the crop keeps the frame's aspect ratio and never
+  leaves the frame;
+- no zoom beyond `max_zoom` (1.6: at 720p the crop keeps 450 lines), so it never zooms into
+  pixels;
+- a dead zone: while the target stays within it the crop does not move at all (a still
+  person gives a still picture, mask noise and all); once it leaves, the crop eases in and
+  out toward the target (a critically damped spring, no overshoot) and comes to rest there;
+- with nobody in view for `lost_frames`, it eases back to the whole frame.
+
+Counted in frames, not seconds (the defaults assume about 30 fps). State lives in one object;
+`reset` (a new source) starts from the whole frame. Apply it before mirroring.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from segcam.imageops import shrink
+
+_WORKING_WIDTH = 256
+_SETTLE = 0.25  # output pixels: closer to the goal than this, and slower, the crop comes to rest
+
+
+@dataclass(frozen=True)
+class Crop:
+    """A crop of the frame, in frame pixels: its centre and height (its width follows the frame's aspect)."""
+
+    cx: float
+    cy: float
+    height: float
+
+    def width(self, frame_width: int, frame_height: int) -> float:
+        return self.height * frame_width / frame_height
+
+
+class _Axis:
+    """One crop parameter: rests inside its dead zone, else eases toward the target."""
+
+    def __init__(self, position: float):
+        self.position, self.velocity, self.moving = position, 0.0, False
+
+    def step(self, target: float, dead_zone: float, stiffness: float, settle: float) -> float:
+        if not self.moving and abs(target - self.position) > dead_zone:
+            self.moving = True
+        if self.moving:
+            # critically damped: eases in from rest and out into the target without overshoot
+            self.velocity += stiffness * stiffness * (target - self.position) - 2.0 * stiffness * self.velocity
+            self.position += self.velocity
+            if abs(target - self.position) < settle and abs(self.velocity) < settle:
+                self.moving, self.velocity = False, 0.0
+        return self.position
+
+
+class AutoFramer:
+    def __init__(self, max_zoom: float = 1.6, headroom: float = 0.12, dead_zone: float = 0.06,
+                 stiffness: float = 0.12, smoothing: float = 0.3, lost_frames: int = 45):
+        self.max_zoom = max(1.0, max_zoom)
+        self.headroom = headroom  # space above the head, as a share of the crop's height
+        self.dead_zone = dead_zone  # share of the frame (position) and of the crop's height (zoom)
+        self.stiffness = stiffness  # the spring's angular frequency, per frame: ~1/stiffness frames to arrive
+        self.smoothing = smoothing  # weight of each new target in its running average (mask noise)
+        self.lost_frames = lost_frames
+        self.reset()
+
+    def reset(self) -> None:
+        """Start again from the whole frame."""
+        self._size: tuple[int, int] | None = None
+        self._axes: tuple[_Axis, _Axis, _Axis] | None = None
+        self._target: np.ndarray | None = None
+        self._lost = 0
+        self.crop: Crop | None = None
+
+    def __call__(self, output: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+        """Follow the person in `alpha` and return `output` cropped and scaled back to its size."""
+        height, width = output.shape[:2]
+        return apply(output, self.update(alpha, (width, height)))
+
+    def update(self, alpha: np.ndarray, size: tuple[int, int] | None = None) -> Crop:
+        """Move the crop on by one frame. `alpha`: the person's (any size, e.g. the network's);
+        `size`: the output's (width, height), by default the alpha's."""
+        width, height = size or (alpha.shape[1], alpha.shape[0])
+        if self._size != (width, height):
+            self.reset()
+            self._size = (width, height)
+            self._axes = (_Axis(width / 2), _Axis(height / 2), _Axis(float(height)))
+        target = self._aim(alpha, width, height)
+        if target is None:
+            self._lost += 1
+            if self._target is None or self._lost > self.lost_frames:
+                target = np.array([width / 2, height / 2, height], np.float64)
+            else:
+                target = self._target  # a moment without a mask: stay where we are going
+        else:
+            self._lost = 0
+            if self._target is not None:
+                target = self._target + self.smoothing * (target - self._target)
+        self._target = target
+        dead = (self.dead_zone * width, self.dead_zone * height, self.dead_zone * self._axes[2].position)
+        settle = _SETTLE * self._axes[2].position / height  # a quarter of an output pixel, in frame pixels
+        cx, cy, crop_height = (axis.step(t, d, self.stiffness, settle) for axis, t, d in zip(self._axes, target, dead))
+        self.crop = _inside(Crop(cx, cy, crop_height), width, height, self.max_zoom)
+        return self.crop
+
+    def _aim(self, alpha: np.ndarray, width: int, height: int) -> np.ndarray | None:
+        """The crop that frames the person now (cx, cy, height in output pixels); None: nobody."""
+        small_h, small_w = alpha.shape[:2]
+        if small_w > 1.5 * _WORKING_WIDTH:
+            small_h, small_w = max(1, round(small_h * _WORKING_WIDTH / small_w)), _WORKING_WIDTH
+            alpha = shrink(alpha, (small_w, small_h))
+        person = alpha > 0.5
+        rows = np.flatnonzero(np.count_nonzero(person, axis=1) >= max(1, small_w // 100))
+        if len(rows) < max(2, small_h // 20):
+            return None
+        scale_x, scale_y = width / small_w, height / small_h
+        top, bottom = rows[0], rows[-1] + 1
+        # the head and shoulders: the upper part of the person, whose centre a raised arm barely moves
+        band = person[top:top + max(2, (bottom - top) * 2 // 5)]
+        xs = np.flatnonzero(band.any(axis=0))
+        weights = np.count_nonzero(band, axis=0)[xs]
+        cx = float(np.average(xs + 0.5, weights=weights)) * scale_x
+        crop_height = (bottom - top) * scale_y / (1.0 - self.headroom)
+        cy = top * scale_y - self.headroom * crop_height + crop_height / 2
+        crop = _inside(Crop(cx, cy, crop_height), width, height, self.max_zoom)  # aim only where it can go
+        return np.array([crop.cx, crop.cy, crop.height], np.float64)
+
+
+def _inside(crop: Crop, width: int, height: int, max_zoom: float) -> Crop:
+    crop_height = min(max(crop.height, height / max_zoom), height)
+    half_w, half_h = crop_height * width / height / 2, crop_height / 2
+    return Crop(min(max(crop.cx, half_w), width - half_w), min(max(crop.cy, half_h), height - half_h), crop_height)
+
+
+def apply(image: np.ndarray, crop: Crop) -> np.ndarray:
+    """`image` cut to `crop` and scaled back to its own size (sub-pixel exact, so slow pans glide)."""
+    height, width = image.shape[:2]
+    scale = height / crop.height
+    if scale <= 1.0 + 1e-6 and abs(crop.cx - width / 2) < 1e-3 and abs(crop.cy - height / 2) < 1e-3:
+        return image  # the whole frame
+    left, top = crop.cx - crop.width(width, height) / 2, crop.cy - crop.height / 2
+    # output pixel centres map to crop pixel centres
+    matrix = np.array([[scale, 0.0, (0.5 - left) * scale - 0.5], [0.0, scale, (0.5 - top) * scale - 0.5]])
+    return cv2.warpAffine(image, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

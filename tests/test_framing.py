@@ -1,0 +1,111 @@
+"""Auto-framing: follows a moving person, keeps still for a still one, never changes the output size."""
+
+import cv2
+import numpy as np
+
+from segcam.framing import AutoFramer, Crop, apply
+
+H, W = 360, 640
+
+
+def person(cx: float, cy: float = H * 0.35, scale: float = 1.0, rng=None) -> np.ndarray:
+    """Head and shoulders with the head's centre at (cx, cy), as float32 alpha; `rng` makes the
+    outline wobble by a pixel or two, as a network's mask does from frame to frame."""
+    wobble = (lambda: rng.uniform(-2, 2)) if rng is not None else (lambda: 0.0)
+    mask = np.zeros((H, W), np.uint8)
+    cv2.ellipse(mask, (int(cx + wobble()), int(cy + wobble())), (int(36 * scale + wobble()), int(46 * scale + wobble())),
+                0, 0, 360, 255, -1)
+    cv2.ellipse(mask, (int(cx + wobble()), int(cy + 180 * scale)), (int(100 * scale + wobble()), int(135 * scale)),
+                0, 0, 360, 255, -1)
+    return cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), 1.5)
+
+
+def centre_shift(crops: list[Crop]) -> list[float]:
+    return [float(np.hypot(b.cx - a.cx, b.cy - a.cy) + abs(b.height - a.height)) for a, b in zip(crops, crops[1:])]
+
+
+def test_a_person_moving_across_is_followed_smoothly_and_comes_to_rest():
+    framer = AutoFramer()
+    xs = np.concatenate([np.full(90, W * 0.3), np.linspace(W * 0.3, W * 0.7, 90), np.full(90, W * 0.7)])
+    crops = [framer.update(person(x, scale=0.6)) for x in xs]
+    assert abs(crops[89].cx - W * 0.3) < 0.06 * W + 2  # found them
+    crops = crops[89:]
+    final = crops[-1]
+    assert final.height < 0.8 * H  # zoomed in on head and shoulders
+    assert abs(final.cx - W * 0.7) < 0.06 * W + 2  # the head within the dead zone of the centre
+    moves = [b.cx - a.cx for a, b in zip(crops, crops[1:])]
+    assert min(moves) > -0.5  # never back the other way: no overshoot, no hunting
+    assert max(moves) < 0.02 * W  # no jumps
+    assert all(m == 0 for m in centre_shift(crops[-20:]))  # at rest
+
+
+def test_a_still_person_with_a_noisy_mask_gives_a_still_crop():
+    rng = np.random.default_rng(0)
+    framer = AutoFramer()
+    crops = [framer.update(person(W * 0.42, rng=rng)) for _ in range(200)]
+    assert max(centre_shift(crops[60:])) < 0.5  # below half a pixel from frame to frame once near
+    assert max(centre_shift(crops[100:])) == 0  # and then at rest: the dead zone swallows the mask's noise
+    assert abs(crops[-1].cx - W * 0.42) < 0.06 * W + 2
+
+
+def test_swaying_inside_the_dead_zone_does_not_move_the_crop():
+    framer = AutoFramer()
+    for _ in range(150):
+        framer.update(person(W * 0.5))
+    crops = [framer.update(person(W * 0.5 + 0.03 * W * np.sin(i / 5))) for i in range(90)]
+    assert max(centre_shift(crops)) == 0
+
+
+def test_the_zoom_stops_at_max_zoom_for_a_small_person_far_away():
+    framer = AutoFramer(max_zoom=1.5)
+    for _ in range(120):
+        crop = framer.update(person(W * 0.5, cy=H * 0.45, scale=0.3))
+    assert abs(crop.height - H / 1.5) < 1.0
+
+
+def test_the_output_keeps_its_size_and_the_crop_stays_inside_the_frame():
+    rng = np.random.default_rng(1)
+    frame = rng.integers(0, 255, (H, W, 3), dtype=np.uint8)
+    framer = AutoFramer()
+    xs = list(np.linspace(W * 0.05, W * 0.95, 60)) + [None] * 10 + list(np.linspace(W * 0.95, W * 0.1, 30))
+    for x in xs:
+        alpha = person(x, scale=0.5) if x is not None else np.zeros((H, W), np.float32)
+        out = framer(frame, alpha)
+        crop = framer.crop
+        assert out.shape == frame.shape and out.dtype == frame.dtype
+        half_w = crop.width(W, H) / 2
+        assert half_w - 1e-6 <= crop.cx <= W - half_w + 1e-6 and crop.height / 2 - 1e-6 <= crop.cy <= H - crop.height / 2 + 1e-6
+
+
+def test_with_nobody_in_view_it_returns_to_the_whole_frame():
+    framer = AutoFramer(lost_frames=10)
+    for _ in range(90):
+        framer.update(person(W * 0.25, scale=0.6))
+    assert framer.crop.height < H - 1
+    empty = np.zeros((H, W), np.float32)
+    for _ in range(10):
+        crop = framer.update(empty)
+    assert crop.height < H - 1  # a moment without a mask changes nothing
+    for _ in range(120):
+        crop = framer.update(empty)
+    assert crop.height > H - 1 and abs(crop.cx - W / 2) < 1
+
+
+def test_apply_cuts_exactly_the_crop():
+    rng = np.random.default_rng(2)
+    image = rng.integers(0, 255, (H, W, 3), dtype=np.uint8)
+    assert apply(image, Crop(W / 2, H / 2, H)) is image
+    # a crop of half the size whose pixels fall on whole pixels: every output pixel pair is one input pixel
+    out = apply(image, Crop(200 + W / 4, 100 + H / 4, H / 2))
+    expected = cv2.resize(image[100:100 + H // 2, 200:200 + W // 2], (W, H), interpolation=cv2.INTER_LINEAR)
+    # (the outermost ring differs: resize repeats the crop's edge, apply reads the pixels beyond it)
+    assert np.abs(out.astype(int) - expected)[1:-1, 1:-1].max() <= 1
+
+
+def test_reset_starts_from_the_whole_frame():
+    framer = AutoFramer()
+    for _ in range(90):
+        framer.update(person(W * 0.25, scale=0.6))
+    framer.reset()
+    crop = framer.update(person(W * 0.25, scale=0.6))
+    assert abs(crop.height - H) < 0.02 * H and abs(crop.cx - W / 2) < 0.02 * W  # one step from the whole frame
