@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from segcam.imageops import shrink
+from segcam.imageops import shrink, small_mask
 
 STARTING = "starting"
 SWITCHED = "source switched"
@@ -77,9 +77,7 @@ class MaskFacts:
 
 def mask_facts(alpha: np.ndarray, previous: np.ndarray | None) -> tuple[MaskFacts, np.ndarray]:
     """The figures the guard judges by, and this frame's person mask (for the next frame's overlap)."""
-    height, width = alpha.shape[:2]
-    if width > 1.5 * _WORKING_WIDTH:
-        alpha = shrink(alpha, (_WORKING_WIDTH, max(1, round(height * _WORKING_WIDTH / width))))
+    alpha = small_mask(alpha, _WORKING_WIDTH)
     person = alpha > 0.5
     area = float(np.count_nonzero(person)) / person.size
     unsure = float(np.count_nonzero(np.abs(alpha - 0.5) < 0.25)) / person.size

@@ -4,8 +4,9 @@ A camera lens out of focus spreads each point of light over a disc, not a Gaussi
 lamps and reflections become round, flat-topped discs, and bright ones outshine what is
 around them (light adds up; pixel values are gamma-encoded and clip at white). So here:
 - the blur kernel is an anti-aliased disc;
-- it runs on linear light (the square of the pixel value, close to sRGB's curve), with the
-  brightest pixels raised further, as the clipped highlights they stand for were brighter;
+- it runs on linear light (the square of the pixel value, close to sRGB's curve; one lookup
+  table at frame size), with the brightest pixels raised further, as the clipped highlights
+  they stand for were brighter, and light is averaged as light when the frame is shrunk;
 - like the Gaussian blur (segcam.effects blur_background, whose contract this keeps), the
   person is weighted out and the result divided by the blurred weights (normalised
   convolution), so the person's colour leaves no glow on the background;
@@ -28,9 +29,19 @@ from segcam.imageops import shrink
 # the Gaussian blur's sigma as a share of the frame height, at strength 0 and added at 1
 # (segcam.effects' _BLUR_MIN and _BLUR_RANGE: keep them alike)
 _SIGMA_MIN, _SIGMA_RANGE = 0.004, 0.05
-_WORKING_RADIUS = 6.0  # working pixels: at least this, where the frame allows
+_WORKING_RADIUS = 5.0  # working pixels: at least this, where the frame allows (a disc that size is round)
 _HIGHLIGHT = 0.85  # pixel values above this (of 1) stand for clipped light and are raised ...
 _HIGHLIGHT_GAIN = 3.0  # ... up to this many times more in linear light, at white
+
+
+def _light_table() -> np.ndarray:
+    """Pixel value -> linear light (its square), highlights raised: float32, 256 entries."""
+    value = np.arange(256, dtype=np.float64) / 255.0
+    over = np.clip((value - _HIGHLIGHT) / (1.0 - _HIGHLIGHT), 0.0, 1.0)
+    return (value * value * (1.0 + _HIGHLIGHT_GAIN * over * over)).astype(np.float32)
+
+
+_LIGHT = _light_table()
 
 
 def lens_radius(height: int, strength: float) -> float:
@@ -53,14 +64,13 @@ def lens_blur(frame: np.ndarray, alpha: np.ndarray, strength: float) -> np.ndarr
     frame size): a disc blur of the room, of the person weighted out. Same size and type as `frame`."""
     h, w = frame.shape[:2]
     radius = lens_radius(h, strength)
-    limit = int(max(2, min(radius / _WORKING_RADIUS, h / 24)))
+    # a small disc shows no shape at all: it may shrink to 1.4 working pixels (4x at 720p, strength 0)
+    limit = int(max(1, min(max(radius / _WORKING_RADIUS, min(4.0, radius / 1.4)), h / 24)))
     # a factor that divides the frame exactly keeps the shrink on OpenCV's fast path
     factor = next((d for d in range(limit, 1, -1) if w % d == 0 and h % d == 0), limit)
     small_size = (max(1, w // factor), max(1, h // factor))
-    small = shrink(frame, small_size).astype(np.float32) * (1.0 / 255.0)
-    light = small * small
-    over = np.clip((small - _HIGHLIGHT) * (1.0 / (1.0 - _HIGHLIGHT)), 0.0, 1.0)
-    light *= 1.0 + _HIGHLIGHT_GAIN * over * over
+    # light is averaged as light: before the shrink, so a small lamp keeps its brightness
+    light = shrink(cv2.LUT(frame, _LIGHT), small_size)
     weight = 1.0 - cv2.resize(alpha, small_size, interpolation=cv2.INTER_LINEAR)
     kernel = disc(max(1.0, radius / factor))
     blurred = cv2.filter2D(light * weight[..., None], -1, kernel, borderType=cv2.BORDER_REFLECT)

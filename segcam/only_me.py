@@ -22,7 +22,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from segcam.imageops import shrink
+from segcam.imageops import small_mask
 
 _WORKING_WIDTH = 256
 _FAR = 1e6  # distance to a region that is not there
@@ -55,10 +55,7 @@ class OnlyMe:
     def keep(self, alpha: np.ndarray) -> np.ndarray | None:
         """Per working pixel, how much of the alpha to keep (float32); None keeps all of it.
         Moves the temporal state on by one frame."""
-        height, width = alpha.shape[:2]
-        if width > 1.5 * _WORKING_WIDTH:
-            alpha = shrink(alpha, (_WORKING_WIDTH, max(1, round(height * _WORKING_WIDTH / width))))
-        labels = _regions((alpha > 0.5).astype(np.uint8))
+        labels = _regions((small_mask(alpha, _WORKING_WIDTH) > 0.5).astype(np.uint8))
         if self._people is not None and self._people.shape != labels.shape:
             self.reset()  # another frame size: another video
         people = self._follow(labels) if self._last_main is not None else None
@@ -126,19 +123,20 @@ class OnlyMe:
                 owner = MAIN if MAIN in here else label + MAIN
             elif overlap[label].any():  # a part of someone whose bulk is elsewhere (an arm cut off)
                 owner = MAIN if overlap[label].argmax() == MAIN else label + MAIN
-            else:  # new in view: the main person if they were just there
+            else:  # new in view: a part of the main person (a hand back in view) if it is small and close
                 if to_main is None:
                     to_main, to_others = _distance_to(previous == MAIN), _distance_to(previous > MAIN)
-                near = to_main[region]
-                owner = MAIN if near.min() <= reach and near.min() <= to_others[region].min() else label + MAIN
+                near = to_main[region].min()
+                part = np.count_nonzero(region) < 0.5 * np.count_nonzero(self._last_main)
+                owner = MAIN if part and near <= reach and near <= to_others[region].min() else label + MAIN
             people[region] = owner
         return people
 
 
-def _distance_to(region: np.ndarray) -> np.ndarray | float:
+def _distance_to(region: np.ndarray) -> np.ndarray:
     """Per pixel, the distance to the nearest pixel of `region` (working pixels)."""
     if not region.any():
-        return _FAR
+        return np.full(region.shape, _FAR, np.float32)
     return cv2.distanceTransform((~region).astype(np.uint8), cv2.DIST_L2, 3)
 
 

@@ -34,7 +34,7 @@ def test_a_person_moving_across_is_followed_smoothly_and_comes_to_rest():
     assert final.height < 0.8 * H  # zoomed in on head and shoulders
     assert abs(final.cx - W * 0.7) < 0.06 * W + 2  # the head within the dead zone of the centre
     moves = [b.cx - a.cx for a, b in zip(crops, crops[1:])]
-    assert min(moves) > -0.5  # never back the other way: no overshoot, no hunting
+    assert min(moves) > -0.75  # never back the other way (but for the last snap onto whole pixels, < 0.75)
     assert max(moves) < 0.02 * W  # no jumps
     assert all(m == 0 for m in centre_shift(crops[-20:]))  # at rest
 
@@ -43,7 +43,8 @@ def test_a_still_person_with_a_noisy_mask_gives_a_still_crop():
     rng = np.random.default_rng(0)
     framer = AutoFramer()
     crops = [framer.update(person(W * 0.42, rng=rng)) for _ in range(200)]
-    assert max(centre_shift(crops[60:])) < 0.5  # below half a pixel from frame to frame once near
+    # below half a pixel a frame once near (and one snap onto whole pixels at rest, half a pixel each way)
+    assert sorted(centre_shift(crops[60:]))[-2] < 0.5 and max(centre_shift(crops[60:])) < 0.75
     assert max(centre_shift(crops[100:])) == 0  # and then at rest: the dead zone swallows the mask's noise
     assert abs(crops[-1].cx - W * 0.42) < 0.06 * W + 2
 
@@ -91,15 +92,26 @@ def test_with_nobody_in_view_it_returns_to_the_whole_frame():
     assert crop.height > H - 1 and abs(crop.cx - W / 2) < 1
 
 
-def test_apply_cuts_exactly_the_crop():
+def test_apply_cuts_exactly_the_crop_and_glides_between_pixels():
     rng = np.random.default_rng(2)
-    image = rng.integers(0, 255, (H, W, 3), dtype=np.uint8)
+    image = cv2.resize(rng.integers(0, 255, (36, 64, 3), dtype=np.uint8), (W, H), interpolation=cv2.INTER_CUBIC)
     assert apply(image, Crop(W / 2, H / 2, H)) is image
-    # a crop of half the size whose pixels fall on whole pixels: every output pixel pair is one input pixel
-    out = apply(image, Crop(200 + W / 4, 100 + H / 4, H / 2))
+    on_pixels = apply(image, Crop(200 + W / 4, 100 + H / 4, H / 2))
     expected = cv2.resize(image[100:100 + H // 2, 200:200 + W // 2], (W, H), interpolation=cv2.INTER_LINEAR)
-    # (the outermost ring differs: resize repeats the crop's edge, apply reads the pixels beyond it)
-    assert np.abs(out.astype(int) - expected)[1:-1, 1:-1].max() <= 1
+    assert np.array_equal(on_pixels, expected)
+    # half a pixel further right: halfway between this cut and the next one
+    between = apply(image, Crop(200.5 + W / 4, 100 + H / 4, H / 2)).astype(int)
+    next_one = cv2.resize(image[100:100 + H // 2, 201:201 + W // 2], (W, H), interpolation=cv2.INTER_LINEAR)
+    assert np.abs(between - (expected.astype(int) + next_one) / 2)[2:-2, 2:-2].max() <= 2
+    assert not np.array_equal(between, expected)
+
+
+def test_a_crop_at_rest_lies_on_whole_pixels():
+    framer = AutoFramer()
+    for _ in range(200):
+        crop = framer.update(person(W * 0.37, scale=0.6))
+    left, top = crop.cx - crop.width(W, H) / 2, crop.cy - crop.height / 2
+    assert crop.height == round(crop.height) and abs(left - round(left)) < 1e-6 and abs(top - round(top)) < 1e-6
 
 
 def test_reset_starts_from_the_whole_frame():

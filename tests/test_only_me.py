@@ -52,6 +52,30 @@ def test_alone_in_view_the_alpha_is_untouched():
     assert OnlyMe()(alpha) is alpha
 
 
+def test_someone_who_walks_into_view_is_background_from_their_first_frame():
+    main = person(W * 0.4)
+    for x in (0.95, 0.72):  # far off, and right beside them (within a frame's reach of the main person)
+        only_me = OnlyMe()
+        for _ in range(3):
+            assert only_me(main) is main
+        newcomer = person(W * x, 0.7)
+        assert not np.any((main > 0.5) & (newcomer > 0.5))
+        alpha = np.maximum(main, newcomer)
+        out = only_me(alpha)
+        assert out[core(newcomer)].max() < 0.01 and kept(out, alpha, core(main)) > 0.99
+
+
+def test_a_hand_back_in_view_beside_the_main_person_stays():
+    only_me = OnlyMe()
+    main, other = person(W * 0.35), person(W * 0.9, 0.6)
+    only_me(np.maximum(main, other))
+    hand = np.zeros((H, W), np.float32)
+    cv2.circle(hand, (int(W * 0.35) + 60, 195), 18, 1.0, -1)  # beside the head, not touching
+    alpha = np.maximum(np.maximum(main, other), hand)
+    out = only_me(alpha)
+    assert kept(out, alpha, core(hand)) > 0.99 and out[core(other)].max() < 0.01
+
+
 def test_the_choice_holds_while_a_larger_person_comes_closer_touches_and_leaves():
     only_me = OnlyMe()
     xs_main = np.linspace(W * 0.3, W * 0.38, 50)
