@@ -16,7 +16,8 @@ Promises:
 - with nobody in view for `lost_frames`, it eases back to the whole frame.
 
 Counted in frames, not seconds (the defaults assume about 30 fps). State lives in one object;
-`reset` (a new source) starts from the whole frame. Apply it before mirroring.
+`reset` (a new source, a scene cut) forgets it: the first person seen after it is framed at
+once, without a pan (until then, the whole frame). Apply it before mirroring.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import numpy as np
 from segcam.imageops import small_mask
 
 _WORKING_WIDTH = 256
+_ARM_WIDTH = 0.05  # share of the frame's width: narrower upright parts are arms, not heads
 _SETTLE = 0.25  # output pixels: closer to the goal than this, and slower, the crop comes to rest
 
 
@@ -79,6 +81,7 @@ class AutoFramer:
         self._axes: tuple[_Axis, _Axis, _Axis] | None = None
         self._target: np.ndarray | None = None
         self._lost = 0
+        self._seen = False  # a person seen since the reset
         self.crop: Crop | None = None
 
     def __call__(self, output: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -103,8 +106,12 @@ class AutoFramer:
                 target = self._target  # a moment without a mask: stay where we are going
         else:
             self._lost = 0
-            if self._target is not None:
+            if self._target is not None and self._seen:
                 target = self._target + self.smoothing * (target - self._target)
+        if not self._seen and self._lost == 0:  # a first sight after a start or a cut: frame at once
+            self._seen = True
+            for axis, value in zip(self._axes, target):
+                axis.position = value
         self._target = target
         dead = (self.dead_zone * width, self.dead_zone * height, self.dead_zone * self._axes[2].position)
         settle = _SETTLE * self._axes[2].position / height  # a quarter of an output pixel, in frame pixels
@@ -119,8 +126,12 @@ class AutoFramer:
 
     def _aim(self, alpha: np.ndarray, width: int, height: int) -> np.ndarray | None:
         """The crop that frames the person now (cx, cy, height in output pixels); None: nobody."""
-        person = small_mask(alpha, _WORKING_WIDTH) > 0.5
+        person = (small_mask(alpha, _WORKING_WIDTH) > 0.5).astype(np.uint8)
         small_h, small_w = person.shape
+        # an arm raised above the head is narrower than the head: a horizontal opening drops
+        # it, so the crop neither zooms out for a wave nor swings toward the hand
+        arms = max(3, round(_ARM_WIDTH * small_w)) | 1
+        person = cv2.morphologyEx(person, cv2.MORPH_OPEN, np.ones((1, arms), np.uint8)) > 0
         rows = np.flatnonzero(np.count_nonzero(person, axis=1) >= max(1, small_w // 100))
         if len(rows) < max(2, small_h // 20):
             return None

@@ -6,7 +6,10 @@ person is chosen once, by size and closeness to the centre, and then followed: e
 of a frame takes the identity of the previous frame's region it overlaps most (so the choice
 never jumps to someone who comes closer or grows larger). A region that holds the bulk of
 two previous people (they touch) is split between them by which of the two each pixel lies
-nearer to; once they part, each region is again one person's, whole.
+nearer to, if the other was seen apart for `apart_frames` first (else it is a piece of the
+main person's mask: a first frame in pieces joins up at once); once they part, each region is
+again one person's, whole. A region that stays one for `merge_frames` (1.5 s) is taken to be
+the main person alone: a wrong split heals, and someone who leans on you for long is shown.
 
 Promises: everyone but the main person leaves the alpha (it becomes 0 there, over a ramp of
 two working pixels); the main person's alpha is kept as it is, faint edge included; with
@@ -32,10 +35,13 @@ MAIN = 1  # the main person's identity; everyone else's are 2 and up
 
 
 class OnlyMe:
-    def __init__(self, reach: float = 0.04, min_part: float = 0.002, patience: int = 15):
+    def __init__(self, reach: float = 0.04, min_part: float = 0.002, patience: int = 15,
+                 apart_frames: int = 5, merge_frames: int = 45):
         self.reach = reach  # how far the main person may move in a frame, as a share of the width
         self.min_part = min_part  # regions smaller than this share of the frame are never chosen
         self.patience = patience  # frames without the main person before choosing again
+        self.apart_frames = apart_frames  # frames someone must be seen apart to be told apart when touching
+        self.merge_frames = merge_frames  # frames two people may share one region before they are one
         self.reset()
 
     def reset(self) -> None:
@@ -43,6 +49,8 @@ class OnlyMe:
         self._people: np.ndarray | None = None  # last frame's identities per working pixel (0: nobody)
         self._last_main: np.ndarray | None = None  # where the main person was last seen
         self._lost = 0
+        self._merged = 0  # frames the main person has shared a region with someone
+        self._apart = 0  # frames someone else has been in view apart from the main person
 
     def __call__(self, alpha: np.ndarray) -> np.ndarray:
         """`alpha` (float32 in [0, 1], frame size) with everyone but the main person removed."""
@@ -111,18 +119,28 @@ class OnlyMe:
         reach = self.reach * labels.shape[1] * (1 + self._lost)  # unseen a while, they may be further
         to_main = to_others = None
         people = np.zeros_like(labels)
+        split = False
         for label in range(1, count):
             region = labels == label
-            here = [i for i in range(1, ids) if home[i] == label]
-            if MAIN in here and len(here) > 1:  # the main person touches someone: split by nearness
+            size = np.count_nonzero(region)
+            # the people whose bulk is here (a stray fragment of someone does not count)
+            here = [i for i in range(1, ids) if home[i] == label and (i == MAIN or overlap[label, i] >= 0.05 * size)]
+            if MAIN in here and len(here) > 1 and self._apart >= self.apart_frames and \
+                    self._merged < self.merge_frames:
+                # the main person touches someone seen apart before: split by nearness to where each was
                 if to_main is None:
                     to_main, to_others = _distance_to(previous == MAIN), _distance_to(previous > MAIN)
                 people[region] = np.where(to_main[region] <= to_others[region], MAIN, label + MAIN)
+                split = True
                 continue
-            if here:
-                owner = MAIN if MAIN in here else label + MAIN
-            elif overlap[label].any():  # a part of someone whose bulk is elsewhere (an arm cut off)
-                owner = MAIN if overlap[label].argmax() == MAIN else label + MAIN
+            if MAIN in here:
+                owner = MAIN  # (with a piece never seen apart for long, or one region for long: one person)
+            elif here:
+                owner = label + MAIN
+            elif overlap[label].any():  # a part of someone whose bulk is elsewhere (an arm cut off) ...
+                owner = int(overlap[label].argmax())
+                if owner != MAIN or size >= 0.5 * np.count_nonzero(self._last_main):
+                    owner = label + MAIN  # ... unless as large as a person: someone who was hidden
             else:  # new in view: a part of the main person (a hand back in view) if it is small and close
                 if to_main is None:
                     to_main, to_others = _distance_to(previous == MAIN), _distance_to(previous > MAIN)
@@ -130,6 +148,9 @@ class OnlyMe:
                 part = np.count_nonzero(region) < 0.5 * np.count_nonzero(self._last_main)
                 owner = MAIN if part and near <= reach and near <= to_others[region].min() else label + MAIN
             people[region] = owner
+        self._merged = self._merged + 1 if split else 0
+        if not split:
+            self._apart = self._apart + 1 if (people > MAIN).any() else 0
         return people
 
 

@@ -114,10 +114,14 @@ def test_a_crop_at_rest_lies_on_whole_pixels():
     assert crop.height == round(crop.height) and abs(left - round(left)) < 1e-6 and abs(top - round(top)) < 1e-6
 
 
-def test_reset_starts_from_the_whole_frame():
+def test_after_a_reset_the_first_person_seen_is_framed_at_once():
     framer = AutoFramer()
-    for _ in range(90):
-        framer.update(person(W * 0.25, scale=0.6))
-    framer.reset()
-    crop = framer.update(person(W * 0.25, scale=0.6))
-    assert abs(crop.height - H) < 0.02 * H and abs(crop.cx - W / 2) < 0.02 * W  # one step from the whole frame
+    empty = np.zeros((H, W), np.float32)
+    assert framer.update(empty) == Crop(W / 2, H / 2, H)  # nobody yet: the whole frame
+    first = framer.update(person(W * 0.3, scale=0.6))
+    for _ in range(150):
+        settled = framer.update(person(W * 0.3, scale=0.6))
+    assert abs(first.cx - settled.cx) < 0.06 * W and abs(first.height - settled.height) < 0.06 * H
+    framer.reset()  # a scene cut: they are elsewhere now
+    cut = framer.update(person(W * 0.7, scale=0.6))
+    assert abs(cut.cx - W * 0.7) < 0.06 * W + 2

@@ -110,6 +110,31 @@ def test_a_new_main_person_is_chosen_once_the_first_has_been_gone_a_while():
     assert kept(only_me(other.copy()), other, core(other)) > 0.99
 
 
+def test_a_mask_in_pieces_on_the_first_frame_joins_into_one_person():
+    only_me = OnlyMe()
+    whole = person(W * 0.5)
+    pieces = whole.copy()
+    pieces[int(H * 0.45) + 48: int(H * 0.45) + 60] = 0  # the neck missing: head and body apart
+    only_me(pieces)  # the body is chosen; the head looks like someone else
+    head = core(whole) & (np.indices((H, W))[0] < H * 0.45)
+    assert kept(only_me(whole), whole, head) > 0.99  # never seen apart for long: a piece of the same person
+
+
+def test_two_people_in_one_region_for_long_become_one():
+    only_me = OnlyMe(merge_frames=10)
+    main, other = person(W * 0.35), person(W * 0.75, 0.8)
+    for _ in range(10):
+        only_me(np.maximum(main, other))
+    for x in np.linspace(W * 0.75, W * 0.62, 8)[1:]:  # they come to lean on the main person ...
+        only_me(np.maximum(main, person(x, 0.8)))
+    leaning = person(W * 0.6, 0.8)  # ... and stay
+    alpha = np.maximum(main, leaning)
+    outs = [only_me(alpha) for _ in range(12)]
+    far = core(leaning, away_from=main, margin=40)
+    assert outs[0][far].max() < 0.05  # told apart at first
+    assert kept(outs[-1], alpha, far) > 0.99  # one region for longer than merge_frames: shown
+
+
 def test_reset_chooses_again():
     only_me = OnlyMe()
     left, right = person(W * 0.3), person(W * 0.85, 0.6)
