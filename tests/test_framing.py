@@ -125,3 +125,14 @@ def test_after_a_reset_the_first_person_seen_is_framed_at_once():
     framer.reset()  # a scene cut: they are elsewhere now
     cut = framer.update(person(W * 0.7, scale=0.6))
     assert abs(cut.cx - W * 0.7) < 0.06 * W + 2
+
+
+def test_a_raised_arm_neither_zooms_out_nor_pulls_the_crop():
+    framer = AutoFramer()
+    still = person(W * 0.45, scale=0.6)
+    for _ in range(150):
+        rest = framer.update(still)
+    waving = still.copy()
+    cv2.rectangle(waving, (int(W * 0.45) + 50, 20), (int(W * 0.45) + 64, int(H * 0.6)), 1.0, -1)  # a forearm up high
+    crops = [framer.update(waving) for _ in range(60)]
+    assert all(crop == rest for crop in crops)
