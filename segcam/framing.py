@@ -1,8 +1,9 @@
 """Auto-framing ("keep me centred"): a virtual pan and zoom that follows the person.
 
-The crop is placed from the mask alone: centred on the head and shoulders (the top part of
-the person's region, so a waving arm does not pull it aside), with a little headroom above
-the head, and tall enough for all of the person that is in view. The mask already says where
+The crop is placed from the mask alone: centred on the head (the top of the person's region,
+once arms, which are narrower, are left out: a wave neither pulls nor zooms it), with a little
+headroom above, and tall enough for the head and shoulders (four head widths down from the
+top of the head, or as much of the person as is in view). The mask already says where
 the head is; a face detector would add cost and fail on a turned head, where the mask does not.
 
 Promises:
@@ -31,6 +32,8 @@ from segcam.imageops import small_mask
 
 _WORKING_WIDTH = 256
 _ARM_WIDTH = 0.05  # share of the frame's width: narrower upright parts are arms, not heads
+_HEAD_HEIGHT = 1.3  # a head is about this many times as tall as it is wide
+_HEAD_AND_SHOULDERS = 4.0  # head widths from the top of the head to the middle of the chest
 _SETTLE = 0.25  # output pixels: closer to the goal than this, and slower, the crop comes to rest
 
 
@@ -137,15 +140,26 @@ class AutoFramer:
             return None
         scale_x, scale_y = width / small_w, height / small_h
         top, bottom = rows[0], rows[-1] + 1
-        # the head and shoulders: the upper part of the person, whose centre a raised arm barely moves
-        band = person[top:top + max(2, (bottom - top) * 2 // 5)]
-        xs = np.flatnonzero(band.any(axis=0))
-        weights = np.count_nonzero(band, axis=0)[xs]
-        cx = float(np.average(xs + 0.5, weights=weights)) * scale_x
-        crop_height = (bottom - top) * scale_y / (1.0 - self.headroom)
+        head_width = _head_width(np.count_nonzero(person[top:bottom], axis=1))
+        head = person[top:top + max(2, round(_HEAD_HEIGHT * head_width))]
+        xs = np.flatnonzero(head.any(axis=0))
+        cx = float(np.average(xs + 0.5, weights=np.count_nonzero(head, axis=0)[xs])) * scale_x
+        # head and shoulders (as much of them as is in view) below a little headroom
+        shown = min(bottom - top, _HEAD_AND_SHOULDERS * head_width)
+        crop_height = shown * scale_y / (1.0 - self.headroom)
         cy = top * scale_y - self.headroom * crop_height + crop_height / 2
         crop = _inside(Crop(cx, cy, crop_height), width, height, self.max_zoom)  # aim only where it can go
         return np.array([crop.cx, crop.cy, crop.height], np.float64)
+
+
+def _head_width(widths: np.ndarray) -> float:
+    """The head's width from the person's width row by row from the top of the head: the
+    typical width over the head's height (1.3 widths), found by a few refinements from the
+    top rows (a median, so the shoulders below do not pull it wider)."""
+    width = float(max(widths[:3].max(), 1))
+    for _ in range(4):
+        width = float(max(np.median(widths[:max(3, round(_HEAD_HEIGHT * width))]), 1))
+    return width
 
 
 def _inside(crop: Crop, width: int, height: int, max_zoom: float) -> Crop:
