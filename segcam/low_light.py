@@ -20,7 +20,6 @@ import math
 import cv2
 import numpy as np
 
-
 _STATS_WIDTH = 160  # brightness is measured on a frame about this wide
 _MIN_PERSON = 0.02  # share of the frame: with less person than this, the whole frame is judged
 

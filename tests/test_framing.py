@@ -1,5 +1,7 @@
 """Auto-framing: follows a moving person, keeps still for a still one, never changes the output size."""
 
+from itertools import pairwise
+
 import cv2
 import numpy as np
 
@@ -13,15 +15,15 @@ def person(cx: float, cy: float = H * 0.35, scale: float = 1.0, rng=None) -> np.
     outline wobble by a pixel or two, as a network's mask does from frame to frame."""
     wobble = (lambda: rng.uniform(-2, 2)) if rng is not None else (lambda: 0.0)
     mask = np.zeros((H, W), np.uint8)
-    cv2.ellipse(mask, (int(cx + wobble()), int(cy + wobble())), (int(36 * scale + wobble()), int(46 * scale + wobble())),
-                0, 0, 360, 255, -1)
+    head_axes = (int(36 * scale + wobble()), int(46 * scale + wobble()))
+    cv2.ellipse(mask, (int(cx + wobble()), int(cy + wobble())), head_axes, 0, 0, 360, 255, -1)
     cv2.ellipse(mask, (int(cx + wobble()), int(cy + 180 * scale)), (int(100 * scale + wobble()), int(135 * scale)),
                 0, 0, 360, 255, -1)
     return cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), 1.5)
 
 
 def centre_shift(crops: list[Crop]) -> list[float]:
-    return [float(np.hypot(b.cx - a.cx, b.cy - a.cy) + abs(b.height - a.height)) for a, b in zip(crops, crops[1:])]
+    return [float(np.hypot(b.cx - a.cx, b.cy - a.cy) + abs(b.height - a.height)) for a, b in pairwise(crops)]
 
 
 def test_a_person_moving_across_is_followed_smoothly_and_comes_to_rest():
@@ -33,7 +35,7 @@ def test_a_person_moving_across_is_followed_smoothly_and_comes_to_rest():
     final = crops[-1]
     assert final.height < 0.8 * H  # zoomed in on head and shoulders
     assert abs(final.cx - W * 0.7) < 0.06 * W + 2  # the head within the dead zone of the centre
-    moves = [b.cx - a.cx for a, b in zip(crops, crops[1:])]
+    moves = [b.cx - a.cx for a, b in pairwise(crops)]
     assert min(moves) > -0.75  # never back the other way (but for the last snap onto whole pixels, < 0.75)
     assert max(moves) < 0.02 * W  # no jumps
     assert all(m == 0 for m in centre_shift(crops[-20:]))  # at rest
@@ -75,7 +77,8 @@ def test_the_output_keeps_its_size_and_the_crop_stays_inside_the_frame():
         crop = framer.crop
         assert out.shape == frame.shape and out.dtype == frame.dtype
         half_w = crop.width(W, H) / 2
-        assert half_w - 1e-6 <= crop.cx <= W - half_w + 1e-6 and crop.height / 2 - 1e-6 <= crop.cy <= H - crop.height / 2 + 1e-6
+        half_h = crop.height / 2
+        assert half_w - 1e-6 <= crop.cx <= W - half_w + 1e-6 and half_h - 1e-6 <= crop.cy <= H - half_h + 1e-6
 
 
 def test_with_nobody_in_view_it_returns_to_the_whole_frame():

@@ -6,8 +6,18 @@ import numpy as np
 import pytest
 
 from segcam.effects import blend, blur_background
-from segcam.guard import COLLAPSED, FAILED, JUMPED, NO_PERSON, STARTING, SWITCHED, UNSURE, PrivacyGuard, \
-    safe_frame, shield
+from segcam.guard import (
+    COLLAPSED,
+    FAILED,
+    JUMPED,
+    NO_PERSON,
+    STARTING,
+    SWITCHED,
+    UNSURE,
+    PrivacyGuard,
+    safe_frame,
+    shield,
+)
 
 H, W = 180, 320
 STEADY = 6
@@ -144,8 +154,8 @@ def test_low_confidence_over_much_of_the_frame_is_held():
     unsure = truth.copy()
     unsure[:, : W * 2 // 3] = np.maximum(unsure[:, : W * 2 // 3], 0.5)  # the network hesitates over the room
     masks = [truth] * 20 + [unsure] * 5 + [truth] * STEADY
-    verdicts, outputs, composites = run(PrivacyGuard(STEADY), [scene(room, truth)] * len(masks), masks,
-                                        [truth] * len(masks))
+    verdicts, _, composites = run(PrivacyGuard(STEADY), [scene(room, truth)] * len(masks), masks,
+                                  [truth] * len(masks))
     assert detail(composites[20], room_region(truth)) > SHARP  # the room at half contrast
     assert not verdicts[19].holding
     assert [v.reason for v in verdicts[20:25]] == [UNSURE] * 5

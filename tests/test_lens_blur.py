@@ -40,7 +40,8 @@ def test_a_point_of_light_becomes_a_round_flat_disc():
     rims = []
     for angle in np.linspace(0, 2 * np.pi, 16, endpoint=False):
         steps = np.arange(0, 1.5 * radius, 0.5)
-        values = [profile(out, (centre[0] + s * np.cos(angle), centre[1] + s * np.sin(angle)), 0)[0] - 20 for s in steps]
+        points = [(centre[0] + s * np.cos(angle), centre[1] + s * np.sin(angle)) for s in steps]
+        values = [profile(out, point, 0)[0] - 20 for point in points]
         rims.append(steps[np.argmax(np.array(values) < peak / 2)])
     assert max(rims) / min(rims) < 1.15
     assert 0.8 * radius < np.mean(rims) < 1.2 * radius

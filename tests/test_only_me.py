@@ -80,7 +80,8 @@ def test_the_choice_holds_while_a_larger_person_comes_closer_touches_and_leaves(
     only_me = OnlyMe()
     xs_main = np.linspace(W * 0.3, W * 0.38, 50)
     # the second person is larger and comes nearer the centre: chosen afresh, they would win
-    xs_other = np.concatenate([np.linspace(W * 1.0, W * 0.6, 20), np.full(10, W * 0.6), np.linspace(W * 0.6, W * 0.95, 20)])
+    xs_other = np.concatenate([np.linspace(W * 1.0, W * 0.6, 20), np.full(10, W * 0.6),
+                               np.linspace(W * 0.6, W * 0.95, 20)])
     phases = {"apart": 0, "touching": 0, "parted": 0}
     for x_main, x_other in zip(xs_main, xs_other):
         main, other = person(x_main), person(x_other, 1.15, cy=H * 0.4)
