@@ -2,41 +2,72 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from segcam.errors import BackgroundError
+from segcam.io import quiet_opencv, read_image
 
-# Decode huge images at a fraction of their size: a 10000x10000 photo would otherwise
-# cost 300 MB and a long stall before being shrunk to the frame anyway.
-_REDUCED_READS = ((8, cv2.IMREAD_REDUCED_COLOR_8), (4, cv2.IMREAD_REDUCED_COLOR_4), (2, cv2.IMREAD_REDUCED_COLOR_2))
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")  # what the app's file dialog and gallery offer
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")  # a dropped file with these is a video
+
+# pictures larger than this are decoded at a fraction of their size (see io.read_image)
 _COMFORTABLE_PIXELS = 4096 * 4096
+_CACHED_PICTURES = 8  # decoded backgrounds kept; each is at most about 50 MB, most far less
 
 
-def read_image(path: str | Path) -> np.ndarray:
-    """Read a background image as BGR uint8, or raise BackgroundError saying why not."""
+class _PictureCache:
+    """Decoded backgrounds by (path, modification time, size): a picture the user adds is
+    decoded once, whether the gallery, the effect or its thumbnail asks first, and again only
+    when the file changes. Thread-safe; the arrays are read-only, since every caller shares them."""
+
+    def __init__(self, capacity: int = _CACHED_PICTURES):
+        self._capacity = capacity
+        self._pictures: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+        self.decoded = 0  # how many files were decoded, for tests
+
+    def get(self, path: Path, decode) -> np.ndarray:
+        stat = path.stat()
+        key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+        with self._lock:
+            if key in self._pictures:
+                self._pictures.move_to_end(key)
+                return self._pictures[key]
+        image = decode(path)  # outside the lock: a large picture must not hold up the others
+        image.flags.writeable = False
+        with self._lock:
+            self.decoded += 1
+            self._pictures[key] = image
+            while len(self._pictures) > self._capacity:
+                self._pictures.popitem(last=False)
+        return image
+
+
+PICTURES = _PictureCache()
+
+
+def load_image(path: str | Path) -> np.ndarray:
+    """A background picture as read-only BGR uint8, decoded once (see _PictureCache), or
+    BackgroundError saying why it cannot be used."""
     path = Path(path)
     if not path.is_file():
-        raise BackgroundError(f"Background image {path} does not exist.")
-    try:
-        from PIL import Image
+        raise BackgroundError(f"Background image {path} does not exist.", setting="background")
+    return PICTURES.get(path, _decode)
 
-        with Image.open(path) as header:  # reads the header only
-            width, height = header.size
-    except Exception:
-        if _is_video(path):
-            raise BackgroundError(f"{path.name} is a video, not a picture — use the video effect for it.") from None
-        raise BackgroundError(f"{path.name} is not an image segcam can read (try a JPEG or PNG).") from None
-    flags = cv2.IMREAD_COLOR
-    for factor, reduced in _REDUCED_READS:
-        if width * height / (factor * factor) >= _COMFORTABLE_PIXELS / 4:
-            flags = reduced
-            break
-    image = cv2.imread(str(path), flags)
+
+def _decode(path: Path) -> np.ndarray:
+    image = read_image(path, max_pixels=_COMFORTABLE_PIXELS)
     if image is None or image.size == 0:
-        raise BackgroundError(f"{path.name} is not an image segcam can read (try a JPEG or PNG).")
+        if _is_video(path):
+            raise BackgroundError(f"{path.name} is a video, not a picture — use the video effect for it.",
+                                  setting="background")
+        raise BackgroundError(f"{path.name} is not an image segcam can read (try a JPEG or PNG).",
+                              setting="background")
     return image
 
 
@@ -53,8 +84,6 @@ def _is_picture(path: Path) -> bool:
 
 def _is_video(path: Path) -> bool:
     """A file OpenCV plays as more than one frame."""
-    from segcam.capture import quiet_opencv
-
     with quiet_opencv():
         capture = cv2.VideoCapture(str(path))
         try:
@@ -80,14 +109,16 @@ class VideoBackground:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         if not self.path.is_file():
-            raise BackgroundError(f"Background video {self.path} does not exist.")
+            raise BackgroundError(f"Background video {self.path} does not exist.", setting="background_video")
         if _is_picture(self.path):  # OpenCV would play it as a video of one frame
-            raise BackgroundError(f"{self.path.name} is a picture, not a video — use the image effect for it.")
+            raise BackgroundError(f"{self.path.name} is a picture, not a video — use the image effect for it.",
+                                  setting="background_video")
         self._capture = cv2.VideoCapture(str(self.path))
         ok, first = self._capture.read() if self._capture.isOpened() else (False, None)
         if not ok or first is None:
             self._capture.release()
-            raise BackgroundError(f"{self.path.name} is not a video segcam can play (try an MP4).")
+            raise BackgroundError(f"{self.path.name} is not a video segcam can play (try an MP4).",
+                                  setting="background_video")
         self._pending = first
 
     def next_frame(self, width: int, height: int) -> np.ndarray:

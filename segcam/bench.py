@@ -11,49 +11,22 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from segcam.io import video_frames
+from segcam.imageops import synthetic_frames
 from segcam.processor import STAGES, FrameProcessor
 from segcam.settings import Settings
 
 _WARMUP = 10
 
 
-def synthetic_frames(width: int, height: int, count: int = 30) -> list[np.ndarray]:
-    """Frames with a moving head-and-shoulders shape on a textured room, so masks vary."""
-    rng = np.random.default_rng(0)
-    room = cv2.resize(rng.integers(40, 220, (9, 16, 3), dtype=np.uint8), (width, height), interpolation=cv2.INTER_CUBIC)
-    frames = []
-    for i in range(count):
-        frame = room.copy()
-        cx = int(width * (0.5 + 0.1 * np.sin(i / count * 2 * np.pi)))
-        cv2.ellipse(frame, (cx, int(height * 0.38)), (width // 12, height // 6), 0, 0, 360, (90, 120, 200), -1)
-        cv2.ellipse(frame, (cx, height), (width // 4, height // 3), 0, 180, 360, (60, 60, 160), -1)
-        frames.append(frame)
-    return frames
-
-
-def file_frames(path: str, width: int, height: int, count: int = 60) -> list[np.ndarray]:
-    from segcam.errors import SourceError
-
-    capture = cv2.VideoCapture(path)
-    frames = []
-    while len(frames) < count:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(cv2.resize(frame, (width, height), interpolation=cv2.INTER_LINEAR))
-    capture.release()
-    if not frames:
-        raise SourceError(f"Cannot read frames from {path}.")
-    return frames
-
-
 def _background_for(settings: Settings, workdir: Path, width: int, height: int) -> Settings:
     """Benchmarks of the image and video effects need a background; make one if none was given."""
-    if settings.effect == "image" and not settings.background:
+    effect = settings.effect
+    if effect.name == "image" and not effect.background:
         path = workdir / "bench-background.png"
         cv2.imwrite(str(path), synthetic_frames(width, height, 1)[0][:, ::-1])
         return settings.replace(background=str(path))
-    if settings.effect == "video" and not settings.background_video:
+    if effect.name == "video" and not effect.background_video:
         path = workdir / "bench-background.avi"
         writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, (640, 360))
         for frame in synthetic_frames(640, 360, 30):
@@ -64,8 +37,8 @@ def _background_for(settings: Settings, workdir: Path, width: int, height: int) 
 
 
 def run(settings: Settings, frames: int = 200, source: str | None = None, runtime: str = "auto") -> dict:
-    width, height = settings.width, settings.height
-    inputs = file_frames(source, width, height) if source else synthetic_frames(width, height)
+    width, height = settings.source.width, settings.source.height
+    inputs = video_frames(source, limit=60, size=(width, height)) if source else synthetic_frames(width, height)
     with tempfile.TemporaryDirectory() as workdir:
         processor = FrameProcessor(_background_for(settings, Path(workdir), width, height), runtime=runtime)
         for i in range(_WARMUP):
@@ -89,7 +62,7 @@ def run(settings: Settings, frames: int = 200, source: str | None = None, runtim
         "model": segmenter.name,
         "model_reason": processor.choice.reason if processor.choice else "",
         "size": f"{width}x{height}",
-        "effect": settings.effect,
+        "effect": settings.effect.name,
         "frames": frames,
         "source": source or "synthetic",
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),

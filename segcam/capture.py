@@ -7,7 +7,6 @@ lock-step, so every frame reaches the output.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import re
@@ -15,13 +14,14 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Union
+from typing import Callable, Union
 
 import cv2
 import numpy as np
 
 from segcam.errors import SourceError
 from segcam.imageops import letterbox
+from segcam.io import quiet_opencv
 
 log = logging.getLogger(__name__)
 
@@ -34,21 +34,6 @@ class Frame:
     image: np.ndarray  # BGR uint8, HxWx3
     index: int  # position in the source since start(), counting dropped frames
     timestamp: float  # time.monotonic() when the frame was read
-
-
-@contextlib.contextmanager
-def quiet_opencv() -> Iterator[None]:
-    """Silence OpenCV's warnings, which it prints for every camera index that is absent."""
-    logging_api = getattr(getattr(cv2, "utils", None), "logging", None)
-    if logging_api is None:
-        yield
-        return
-    previous = logging_api.getLogLevel()
-    logging_api.setLogLevel(logging_api.LOG_LEVEL_SILENT)
-    try:
-        yield
-    finally:
-        logging_api.setLogLevel(previous)
 
 
 def list_cameras(max_index: int = 10) -> list[int]:

@@ -8,99 +8,121 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import os
 import signal
 import sys
 import time
 
 from segcam import __version__
+from segcam.argtypes import fraction, open_fraction, parse_color, parse_fps, parse_size, positive_int
 from segcam.errors import SegcamError, SourceError
-from segcam.settings import DEVICES, EFFECTS, QUALITIES, Settings
+from segcam.system import has_display
+from segcam import settings as settings_store
+from segcam.settings import DEVICES, QUALITIES, Settings
 
 EXIT_USER_ERROR = 2
 
 
-def parse_size(text: str) -> tuple[int, int]:
-    try:
-        width, height = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"size must look like 1280x720, got {text!r}") from None
-    if width < 1 or height < 1:
-        raise argparse.ArgumentTypeError(f"size must be positive, got {text!r}")
-    return width, height
+def _add_pipeline_options(parser, live: bool) -> None:
+    """Options that become Settings. `live` adds those of a running camera (run and the app).
 
+    The effect's and the mask's options come from the settings they set and the effects that
+    read them (segcam.effects): an effect that reads a new setting gets its option here."""
+    from segcam import effects
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {text!r}")
-    return value
-
-
-def parse_fps(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"frame rate must be a number, got {text!r}") from None
-    if not (math.isfinite(value) and 0 < value <= 1000):  # nan and inf pass a plain `> 0`
-        raise argparse.ArgumentTypeError(f"frame rate must be above 0 and at most 1000, got {text!r}")
-    return value
-
-
-def parse_color(text: str) -> tuple[int, int, int]:
-    try:
-        color = tuple(int(v) for v in text.split(","))
-    except ValueError:
-        color = ()
-    if len(color) != 3 or not all(0 <= c <= 255 for c in color):
-        raise argparse.ArgumentTypeError(f"colour must be R,G,B with values 0-255, got {text!r}")
-    return color
-
-
-def _add_pipeline_options(parser, live: bool, source_default: str | None = None) -> None:
-    """Options that become Settings. `live` adds those of a running camera (run and the app)."""
-    parser.add_argument("--effect", choices=EFFECTS, default=None, help="what replaces the background")
+    parser.add_argument("--effect", choices=effects.names(), default=None, help="what replaces the background")
     parser.add_argument("--background", metavar="PATH", help="background image (image effect) or video (video effect)")
-    parser.add_argument("--color", type=parse_color, metavar="R,G,B", help="colour for the solid effect (default OBS green)")
     parser.add_argument("--model", metavar="NAME", help="segmentation model (see `segcam models list`); default: by frame shape")
     parser.add_argument("--device", choices=DEVICES, help="where the network runs (default auto: CUDA, MPS, else CPU)")
     parser.add_argument("--quality", choices=QUALITIES,
                         help="for models whose input follows the frame (rvm): fast, balanced (default) or best")
     parser.add_argument("--size", type=parse_size, metavar="WxH", help="frame size (default 1280x720)")
     if live:
-        parser.add_argument("--source", default=source_default,
-                            help="camera index or video file / image sequence" + (f" (default {source_default})"
-                                                                                  if source_default else ""))
+        parser.add_argument("--source", help="camera index or video file / image sequence (default 0)")
         parser.add_argument("--fps", type=parse_fps, help="frame rate asked of the camera and sent out (default 30)")
-        parser.add_argument("--mirror", action="store_true", help="mirror what is sent")
         parser.add_argument("--loop", action="store_true", help="loop a video-file source")
         parser.add_argument("--vcam-backend", help="pyvirtualcam backend (v4l2loopback, obs, unitycapture)")
         parser.add_argument("--vcam-device", help="virtual camera device, e.g. /dev/video10")
+    for key in _tuning_keys():
+        _add_setting_option(parser, key)
+
+
+def _tuning_keys() -> list[str]:
+    """The settings of the mask and of the effects that have an option of their own."""
+    from segcam import effects
+
+    mask = [key for key, (section, _) in settings_store.FIELDS.items() if section == "mask"]
+    return [key for key in dict.fromkeys(mask + effects.keys_read())
+            if settings_store.facts(key).get("kind") not in ("image", "video")]  # those share --background
+
+
+def _add_setting_option(parser, key: str) -> None:
+    """An option for one setting, made from what the settings say about it (kind, hint, default)."""
+    facts = settings_store.facts(key)
+    kind, default = facts.get("kind"), Settings().get(key)
+    help_text = (facts.get("help") or facts.get("hint") or key.replace("_", " ")).replace("%", "%%")  # argparse's %
+    flag = settings_store.flag(key)
+    if isinstance(default, bool):
+        parser.add_argument(flag, dest=key, action="store_true", default=None, help=help_text)
+    elif kind == "fraction":
+        parser.add_argument(flag, dest=key, type=fraction, metavar="0..1", help=f"{help_text} (default {default:g})")
+    elif kind == "threshold":
+        parser.add_argument(flag, dest=key, type=open_fraction, metavar="T", help=f"{help_text}; default: soft")
+    elif kind == "color":
+        parser.add_argument(flag, dest=key, type=parse_color, metavar="R,G,B",
+                            help=f"{help_text} (default {','.join(map(str, default))})")
+    elif kind == "choice":
+        parser.add_argument(flag, dest=key, choices=[value for value, _ in facts["choices"]],
+                            help=f"{help_text} (default {default})")
+    else:
+        parser.add_argument(flag, dest=key, help=help_text)
 
 
 def settings_from_args(args: argparse.Namespace, base: Settings | None = None) -> Settings:
+    """Settings from the options given, on top of `base` (the defaults, a --settings file, or the
+    app's saved settings): an option not given keeps the base's value."""
+    from segcam import effects
+
     s = base or Settings()
     changes = {}
-    if getattr(args, "effect", None):
-        changes["effect"] = args.effect
-    if getattr(args, "background", None):
-        key = "background_video" if (args.effect or s.effect) == "video" else "background"
-        changes[key] = args.background
-    for name in ("color", "model", "device", "quality", "source", "output", "max_frames", "fps", "vcam_backend", "vcam_device"):
-        value = getattr(args, name, None)
+    if getattr(args, "background", None):  # the file the chosen effect needs: a picture or a video
+        effect = args.effect or s.effect.name
+        changes[effects.get(effect).needs or "background"] = args.background
+    for key in ("effect", "model", "device", "quality", "source", "output", "max_frames", "fps", "vcam_backend",
+                "vcam_device", *_tuning_keys()):
+        value = getattr(args, key, None)
         if value is not None:
-            changes[name] = value
+            changes[key] = value
     if getattr(args, "size", None):
         changes["width"], changes["height"] = args.size
-    if getattr(args, "mirror", False):
-        changes["mirror"] = True
     if getattr(args, "loop", False):
         changes["loop"] = True
     return s.replace(**changes).validate()
+
+
+def base_settings(args: argparse.Namespace) -> Settings:
+    """What `run` and `bench` start from: the defaults, or the file --settings names (the app's own
+    settings.json works: `segcam run` then does what the window would)."""
+    path = getattr(args, "settings", None)
+    if not path:
+        return Settings()
+    settings, warnings = settings_store.read(path)
+    for warning in warnings:
+        _warn(f"segcam: {warning}")
+    return settings
+
+
+def explain(error: SegcamError) -> str:
+    """The error in the command line's words: the setting it names becomes the option that sets it."""
+    text = str(error)
+    key = getattr(error, "setting", None)
+    flag = settings_store.flag(key) if key in settings_store.FIELDS else _OTHER_FLAGS.get(key)
+    if not flag or flag in text:
+        return text
+    return f"{text[:-1]} ({flag})." if text.endswith(".") else f"{text} ({flag})"
+
+
+_OTHER_FLAGS = {"settings": "--settings"}  # settings that are not a Settings key
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -115,14 +137,18 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = commands.add_parser("run", help="process a camera or video without a window")
-    _add_pipeline_options(run, live=True, source_default="0")
-    run.add_argument("--output", default="vcam", help="vcam (virtual camera), a video file path, or none")
+    _add_pipeline_options(run, live=True)
+    run.add_argument("--output", help="vcam (virtual camera, the default), a video file path, or none")
+    run.add_argument("--settings", metavar="FILE", help="start from the settings in this file (the app saves its own "
+                                                         "in settings.json) instead of the defaults; options given "
+                                                         "override it")
     run.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     run.add_argument("--max-frames", type=positive_int, metavar="N", help="stop after N frames")
     run.add_argument("--quiet", action="store_true", help="no progress lines")
 
     bench = commands.add_parser("bench", help="measure per-frame time without a camera")
     _add_pipeline_options(bench, live=False)
+    bench.add_argument("--settings", metavar="FILE", help="start from the settings in this file, as `run` does")
     bench.add_argument("--frames", type=positive_int, default=200, help="frames to time (default 200)")
     bench.add_argument("--source", metavar="PATH", help="video file for frames (default: synthetic frames)")
     bench.add_argument("--runtime", choices=("auto", "torch", "onnxruntime"), default="auto",
@@ -160,38 +186,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 # -- commands ----------------------------------------------------------------------------
 
-def make_sink_factory(settings: Settings, realtime: bool, overwrite: bool = False):
-    def make_sinks(width: int, height: int, fps: float) -> list:
-        from segcam import sinks
-
-        output = settings.output
-        if output == "none":
-            return []
-        if output == "vcam":
-            return [sinks.VirtualCameraSink(width, height, fps, backend=settings.vcam_backend,
-                                            device=settings.vcam_device, pace=realtime)]
-        # a looping source would need its sound looped too; cameras have none here
-        sound = settings.source if _is_video_file(settings.source) and not settings.loop else None
-        return [sinks.VideoFileSink(output, width, height, fps, audio_from=sound, overwrite=overwrite,
-                                    inputs=input_files(settings))]
-
-    return make_sinks
-
-
-def _is_video_file(source: str) -> bool:
-    return not str(source).strip().isdigit() and os.path.isfile(source)
-
-
-def input_files(settings: Settings) -> list[str]:
-    """The files a run reads, which its output must never overwrite."""
-    files = [settings.source] if not str(settings.source).strip().isdigit() else []
-    if settings.effect == "image" and settings.background:
-        files.append(settings.background)
-    if settings.effect == "video" and settings.background_video:
-        files.append(settings.background_video)
-    return files
-
-
 class StopSignals:
     """SIGTERM and SIGHUP stop a run as Ctrl-C does, so the output file is finished.
 
@@ -224,31 +218,30 @@ class StopSignals:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from segcam.pipeline import Pipeline
+    from segcam.capture import camera_index
+    from segcam.session import Session, input_files
 
-    settings = settings_from_args(args)
-    is_camera = str(settings.source).strip().isdigit()
-    writes_file = settings.output not in ("vcam", "none")
-    if writes_file:  # say it now, not after the network has loaded
+    settings = settings_from_args(args, base_settings(args))
+    is_camera = camera_index(settings.source.name) is not None
+    if settings.output.is_file:  # say it now, not after the network has loaded
         from segcam.video_file import check_output
 
-        check_output(settings.output, args.overwrite, input_files(settings))
+        check_output(settings.output.target, args.overwrite, input_files(settings))
     if not is_camera and (args.size or args.fps):
         given = " and ".join(flag for flag, value in (("--size", args.size), ("--fps", args.fps)) if value)
-        _warn(f"segcam: {given} apply to cameras; {settings.source} is processed at its own size and frame rate.")
+        _warn(f"segcam: {given} apply to cameras; {settings.source.name} is processed at its own size and frame rate.")
     _quiet_opencv_warnings(args)
     # a file written to a file is processed frame by frame, none dropped; anything shown
     # live (virtual camera) runs at the source's own pace
-    realtime = is_camera or settings.output == "vcam"
-    pipeline = Pipeline(settings, make_sinks=make_sink_factory(settings, realtime, args.overwrite), realtime=realtime)
+    session = Session(realtime=is_camera or settings.output.target == "vcam", overwrite=args.overwrite)
     with StopSignals() as signals:
-        pipeline.start()
+        pipeline = session.start(settings)
         sinks = pipeline.sinks
-        described = ", ".join(getattr(s, "describe", lambda: type(s).__name__)() for s in sinks) or "no output"
+        described = ", ".join(sink.describe() for sink in sinks) or "no output"
         width, height = pipeline.frame_size
-        _say(args, f"segcam: {settings.source} ({width}x{height}) -> {settings.effect} -> {described}")
+        _say(args, f"segcam: {settings.source.name} ({width}x{height}) -> {settings.effect.name} -> {described}")
         _say(args, f"segcam: model {pipeline.stats.model_reason}")
-        for note in (note for sink in sinks for note in getattr(sink, "notes", ())):
+        for note in (note for sink in sinks for note in sink.notes):
             _warn(f"segcam: {note}")
         try:
             _wait(args, pipeline, _expected_frames(pipeline, settings))
@@ -256,10 +249,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             pass
         finally:
             signals.finishing = True
-            pipeline.stop()
+            session.stop()
     if pipeline.error is not None:
         for sink in sinks:  # what a file kept, when the error is not the file's own
-            if getattr(sink, "outcome", "") and sink.outcome not in str(pipeline.error):
+            if sink.outcome and sink.outcome not in str(pipeline.error):
                 _warn(f"segcam: {sink.outcome}.")
         raise pipeline.error
     stats = pipeline.stats
@@ -275,9 +268,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _expected_frames(pipeline, settings: Settings) -> int | None:
     """How many frames a run from a file will take, for the progress bar (None: unknown, or endless)."""
     capture = pipeline.capture
-    if capture is None or capture.kind == "camera" or settings.loop or not capture.frame_count:
-        return settings.max_frames
-    return min(capture.frame_count, settings.max_frames or capture.frame_count)
+    limit = settings.output.max_frames
+    if capture is None or capture.kind == "camera" or settings.source.loop or not capture.frame_count:
+        return limit
+    return min(capture.frame_count, limit or capture.frame_count)
 
 
 def _wait(args, pipeline, total: int | None) -> None:
@@ -301,18 +295,18 @@ def _wait(args, pipeline, total: int | None) -> None:
 def _check_source_was_whole(pipeline, settings: Settings) -> None:
     """A video file that ends before the frame count in its header is damaged or incomplete."""
     capture = pipeline.capture
-    if capture is None or capture.kind != "video" or settings.loop or not capture.frame_count:
+    if capture is None or capture.kind != "video" or settings.source.loop or not capture.frame_count:
         return
-    if settings.max_frames and pipeline.stats.frames >= settings.max_frames:
+    if settings.output.max_frames and pipeline.stats.frames >= settings.output.max_frames:
         return
     read, stated = capture.frames_read, capture.frame_count
     # some containers only estimate the count from their duration: a frame or two off is no damage
     if read < stated - max(2, stated // 100):
-        kept = f"; {settings.output} has the {read} frames read" if settings.output not in ("vcam", "none") else ""
-        raise SourceError(f"Read {read} of the {stated} frames {settings.source} says it has: it ends early "
+        kept = f"; {settings.output.target} has the {read} frames read" if settings.output.is_file else ""
+        raise SourceError(f"Read {read} of the {stated} frames {settings.source.name} says it has: it ends early "
                           f"or is damaged{kept}.")
     if read != stated:
-        logging.getLogger(__name__).info("Read %d frames; %s says it has %d", read, settings.source, stated)
+        logging.getLogger(__name__).info("Read %d frames; %s says it has %d", read, settings.source.name, stated)
 
 
 def _quiet_opencv_warnings(args) -> None:
@@ -351,7 +345,7 @@ def _progress(stats) -> str:
 def cmd_bench(args: argparse.Namespace) -> int:
     from segcam import bench
 
-    settings = settings_from_args(args)
+    settings = settings_from_args(args, base_settings(args))
     report = bench.run(settings, frames=args.frames, source=args.source, runtime=args.runtime)
     print(bench.format_json(report) if args.json else bench.format_text(report))
     return 0
@@ -397,9 +391,10 @@ def cmd_models(args: argparse.Namespace) -> int:
 def cmd_doctor(args: argparse.Namespace) -> int:
     from segcam import doctor
 
-    if args.qt_probe:
-        doctor.run_qt_probe()
-        return 0
+    if args.qt_probe:  # doctor's child process (see doctor.qt_probe_command)
+        from segcam.ui import probe
+
+        return probe.main()
     results = doctor.run_checks()
     print(doctor.format_json(results) if args.json else doctor.format_text(results, doctor.marks_for(sys.stdout)))
     return 0 if all(r.ok for r in results) else 1
@@ -415,14 +410,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     from segcam.train import cli as train_cli
 
     return train_cli.run_train(args)
-
-
-def has_display(environ=os.environ, system: str = sys.platform) -> bool:
-    """Whether Qt can open a window: always on Windows and macOS; on Linux and the BSDs only
-    in a desktop session, or with a platform chosen by hand (QT_QPA_PLATFORM=offscreen...)."""
-    if system.startswith(("win", "darwin")):
-        return True
-    return any(environ.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"))
 
 
 def cmd_app(args: argparse.Namespace) -> int:
@@ -454,7 +441,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             return cmd_app(args)
         except SegcamError as exc:
-            print(f"segcam: {exc}", file=sys.stderr)
+            print(f"segcam: {explain(exc)}", file=sys.stderr)
             return EXIT_USER_ERROR
     handlers = {"run": cmd_run, "bench": cmd_bench, "models": cmd_models, "doctor": cmd_doctor,
                 "eval": cmd_eval, "train": cmd_train}
@@ -463,7 +450,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return handlers[args.command](args)
     except SegcamError as exc:
-        print(f"segcam: {exc}", file=sys.stderr)
+        print(f"segcam: {explain(exc)}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("segcam: stopped.", file=sys.stderr)

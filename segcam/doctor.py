@@ -21,6 +21,7 @@ from importlib import metadata
 from pathlib import Path
 
 from segcam import __version__
+from segcam.system import has_display
 
 MODULE_OPTIONS = 'devices=1 video_nr=10 card_label="segcam" exclusive_caps=1'
 MODPROBE = f"sudo modprobe v4l2loopback {MODULE_OPTIONS}"
@@ -189,10 +190,10 @@ def torch_facts() -> TorchFacts:
         import torch
 
         from segcam.segmenter import pick_device
+        from segcam.system import cuda_available, mps_available
     except Exception as exc:  # a broken torch raises more than ImportError (OSError for a missing .so)
         return TorchFacts(version=None, error=f"{type(exc).__name__}: {exc}")
-    cuda = torch.cuda.is_available()
-    mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    cuda, mps = cuda_available(), mps_available()
     return TorchFacts(version=torch.__version__, cuda_build=torch.version.cuda, cuda_available=cuda,
                       gpu_name=torch.cuda.get_device_name(0) if cuda else "", mps_available=mps,
                       device=pick_device("auto"))
@@ -506,10 +507,11 @@ def check_auto_model(width: int = 1280, height: int = 720) -> CheckResult:
     """Which model `--model auto` runs for a 720p camera at 30 fps here, and why (measured once)."""
     from segcam import model_choice
     from segcam.errors import SegcamError
+    from segcam.processor import time_model
     from segcam.settings import Settings
 
     try:
-        choice = model_choice.choose(width, height, Settings())
+        choice = model_choice.choose(width, height, Settings(), model_choice.kept(time_model))
     except SegcamError as exc:  # a model that is installed but cannot run: its own check says more
         return CheckResult("Model (auto)", False, str(exc), "segcam models download --force")
     return CheckResult("Model (auto)", True, f"at {width}x{height}, 30 fps: {choice.reason.removeprefix('auto: ')}")
@@ -534,22 +536,13 @@ def check_caches() -> CheckResult:
 
 # -- Qt ------------------------------------------------------------------------------------
 
-QT_PROBE = "from PySide6.QtWidgets import QApplication; app = QApplication([]); print(app.platformName())"
-
-
 def qt_probe_command() -> list[str]:
-    # a broken platform plugin aborts the process, so Qt is tried in a child process
+    """The child process that tries Qt: a broken platform plugin aborts the process, and this one
+    never imports Qt itself (only segcam.ui does). It runs segcam.ui.probe; in a frozen app, where
+    there is no `python -m`, through `segcam doctor --qt-probe`."""
     if getattr(sys, "frozen", False):
         return [sys.executable, "doctor", "--qt-probe"]
-    return [sys.executable, "-c", QT_PROBE]
-
-
-def run_qt_probe() -> None:
-    """What the child runs in a frozen app, where there is no `python -c`."""
-    from PySide6.QtWidgets import QApplication
-
-    app = QApplication([])
-    print(app.platformName())
+    return [sys.executable, "-m", "segcam.ui.probe"]
 
 
 def probe_qt(command: Sequence[str] | None = None) -> tuple[bool, str]:
@@ -566,11 +559,6 @@ def probe_qt(command: Sequence[str] | None = None) -> tuple[bool, str]:
         return False, f"exit code {done.returncode}"
     # a Python error ends with its message; Qt's own complaint leads and the rest is boilerplate
     return False, lines[-1] if lines[0].startswith("Traceback") else lines[0]
-
-
-def has_display(environ=os.environ) -> bool:
-    """Whether a Linux desktop session is there for Qt to open windows on."""
-    return bool(environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY") or environ.get("QT_QPA_PLATFORM"))
 
 
 def check_qt(loaded: bool, output: str, system: str, display: bool = True) -> CheckResult:
@@ -599,7 +587,7 @@ def check_qt(loaded: bool, output: str, system: str, display: bool = True) -> Ch
 def configured_vcam_device() -> str | None:
     from segcam import settings
 
-    return settings.load()[0].vcam_device
+    return settings.load()[0].output.vcam_device
 
 
 def run_checks(host: Host | None = None) -> list[CheckResult]:
@@ -612,7 +600,7 @@ def run_checks(host: Host | None = None) -> list[CheckResult]:
     results += check_weights()
     results.append(check_caches())
     results.append(check_auto_model())
-    results.append(check_qt(*probe_qt(), host.system, has_display()))
+    results.append(check_qt(*probe_qt(), host.system, has_display()))  # display matters on Linux only
     return results
 
 

@@ -6,7 +6,17 @@ The CLI prints it and exits with code 2, the app shows it inline and keeps runni
 
 
 class SegcamError(Exception):
-    """Base class: a problem with the user's input or machine, not a bug."""
+    """Base class: a problem with the user's input or machine, not a bug.
+
+    `setting` names the setting the problem is about (a key of `segcam.settings.FIELDS`, such
+    as "background" or "blur_strength"), or is None. The message itself names no command-line
+    flag and no widget: each front end says where that setting is changed in its own terms
+    (the CLI its flag, the app its control).
+    """
+
+    def __init__(self, message: str = "", setting: str | None = None):
+        super().__init__(message)
+        self.setting = setting
 
 
 class SourceError(SegcamError):

@@ -12,23 +12,17 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import cv2
 import numpy as np
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
-MASK_SUFFIXES = (".png", ".bmp", ".tif", ".tiff")
+from segcam.imageops import shrink
+# the labelled data these measures read; motion_eval and training import them from here too
+from segcam.io import (IMAGE_SUFFIXES, MASK_SUFFIXES, Pair, load_pair, pair_by_stem, read_image,  # noqa: F401
+                       read_list, read_mask, video_frames)
 
 # frame (BGR uint8, H x W x 3) -> person probability, float32 H x W
 Predictor = Callable[[np.ndarray], np.ndarray]
-
-
-@dataclass(frozen=True)
-class Pair:
-    name: str  # the shared file stem
-    image: Path
-    mask: Path
 
 
 @dataclass
@@ -86,80 +80,6 @@ class VideoReport:
     def to_dict(self) -> dict:
         return {"model": self.model, "frames": self.frames, "flicker_raw": self.flicker_raw,
                 "flicker_refined": self.flicker_refined}
-
-
-# -- data ---------------------------------------------------------------------------------
-
-def _by_stem(folder: Path, suffixes: Sequence[str]) -> dict[str, Path]:
-    files: dict[str, Path] = {}
-    for path in sorted(folder.iterdir()):
-        if path.is_file() and path.suffix.lower() in suffixes:
-            files.setdefault(path.stem, path)
-    return files
-
-
-def pair_by_stem(images_dir: str | Path, masks_dir: str | Path,
-                 names: Iterable[str] | None = None) -> tuple[list[Pair], list[str]]:
-    """Images and masks matched by file stem, and a sentence for each one without a partner.
-
-    With `names`, only those stems are wanted; a wanted stem missing on either side is a problem.
-    """
-    images_dir, masks_dir = Path(images_dir), Path(masks_dir)
-    for folder in (images_dir, masks_dir):
-        if not folder.is_dir():
-            from segcam.errors import SettingsError
-
-            raise SettingsError(f"{folder} is not a folder.")
-    images, masks = _by_stem(images_dir, IMAGE_SUFFIXES), _by_stem(masks_dir, MASK_SUFFIXES)
-    problems = []
-    if names is None:
-        wanted = sorted(set(images) | set(masks))
-    else:
-        wanted = list(dict.fromkeys(names))
-    pairs = []
-    for stem in wanted:
-        if stem in images and stem in masks:
-            pairs.append(Pair(stem, images[stem], masks[stem]))
-        elif stem in images:
-            problems.append(f"{stem}: no mask in {masks_dir}")
-        elif stem in masks:
-            problems.append(f"{stem}: no image in {images_dir}")
-        else:
-            problems.append(f"{stem}: neither image nor mask found")
-    return pairs, problems
-
-
-def read_list(path: str | Path) -> list[str]:
-    """File stems, one per line (a split file such as split_val60.txt); blanks and # comments skipped."""
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
-    return [Path(line.strip()).stem for line in lines if line.strip() and not line.startswith("#")]
-
-
-def read_image(path: Path) -> np.ndarray | None:
-    """BGR uint8, or None when the file cannot be decoded."""
-    return cv2.imread(str(path), cv2.IMREAD_COLOR)
-
-
-def read_mask(path: Path) -> np.ndarray | None:
-    """Person mask as bool (pixel value above 127), or None when unreadable or not single-channel."""
-    mask = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if mask is None or mask.ndim != 2:
-        return None
-    return mask > 127
-
-
-def load_pair(pair: Pair) -> tuple[np.ndarray, np.ndarray] | str:
-    """(image, mask) or the sentence saying why the pair cannot be used."""
-    image = read_image(pair.image)
-    if image is None:
-        return f"{pair.name}: cannot read image {pair.image}"
-    mask = read_mask(pair.mask)
-    if mask is None:
-        return f"{pair.name}: cannot read {pair.mask} as a single-channel mask"
-    if mask.shape != image.shape[:2]:
-        return (f"{pair.name}: mask is {mask.shape[1]}x{mask.shape[0]} but image is "
-                f"{image.shape[1]}x{image.shape[0]}")
-    return image, mask
 
 
 # -- measures -----------------------------------------------------------------------------
@@ -261,30 +181,11 @@ def still_predictor(processor, refined: bool = False) -> Predictor:
     return lambda image: still_masks(processor, image)[1 if refined else 0]
 
 
-def video_frames(path: str | Path, every: int = 1, limit: int | None = None) -> list[np.ndarray]:
-    from segcam.errors import SourceError
-
-    capture = cv2.VideoCapture(str(path))
-    frames, index = [], 0
-    try:
-        while limit is None or len(frames) < limit:
-            ok, frame = capture.read()
-            if not ok:
-                break
-            if index % every == 0:
-                frames.append(frame)
-            index += 1
-    finally:
-        capture.release()
-    if not frames:
-        raise SourceError(f"Cannot read frames from {path}.")
-    return frames
-
-
 # -- predictors for a live torch network (used by training's validation) -------------------
 
 def network_predictor(network, input_size: tuple[int, int], mean, std, device: str = "cpu") -> Predictor:
-    """Like Segmenter.segment, for a network in memory: squeeze to input size, predict, resize back."""
+    """Like Segmenter.segment, for a network in memory: squeeze to input size as `segcam run` does
+    (imageops.shrink), predict, resize back."""
     import torch
 
     from segcam.segmenter import FrameInput
@@ -294,7 +195,7 @@ def network_predictor(network, input_size: tuple[int, int], mean, std, device: s
 
     @torch.inference_mode()
     def predict(image: np.ndarray) -> np.ndarray:
-        resized = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+        resized = shrink(image, (width, height))  # as the segmenter resizes a frame
         mask = module(torch.from_numpy(resized).to(device).unsqueeze(0)).float().cpu().numpy()
         return cv2.resize(mask, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_LINEAR)
 

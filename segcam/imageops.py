@@ -22,6 +22,16 @@ def shrink(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
+def limit_side(image: np.ndarray, max_side: int) -> np.ndarray:
+    """`image` shrunk (keeping its shape) so that its longest side is at most max_side; as it is
+    when it already fits."""
+    height, width = image.shape[:2]
+    scale = max_side / max(height, width)
+    if scale >= 1:
+        return image
+    return shrink(image, (max(1, round(width * scale)), max(1, round(height * scale))))
+
+
 def letterbox(image: np.ndarray, width: int, height: int) -> np.ndarray:
     """`image` scaled to fit inside width x height without distortion, centred on black."""
     h, w = image.shape[:2]
@@ -46,3 +56,17 @@ def small_mask(alpha: np.ndarray, width: int = 256) -> np.ndarray:
     if full_width <= 1.5 * width:
         return alpha
     return cv2.resize(alpha, (width, max(1, round(height * width / full_width))), interpolation=cv2.INTER_LINEAR)
+
+
+def synthetic_frames(width: int, height: int, count: int = 30) -> list[np.ndarray]:
+    """Frames with a moving head-and-shoulders shape on a textured room, so masks vary."""
+    rng = np.random.default_rng(0)
+    room = cv2.resize(rng.integers(40, 220, (9, 16, 3), dtype=np.uint8), (width, height), interpolation=cv2.INTER_CUBIC)
+    frames = []
+    for i in range(count):
+        frame = room.copy()
+        cx = int(width * (0.5 + 0.1 * np.sin(i / count * 2 * np.pi)))
+        cv2.ellipse(frame, (cx, int(height * 0.38)), (width // 12, height // 6), 0, 0, 360, (90, 120, 200), -1)
+        cv2.ellipse(frame, (cx, height), (width // 4, height // 3), 0, 180, 360, (60, 60, 160), -1)
+        frames.append(frame)
+    return frames

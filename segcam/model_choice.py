@@ -14,8 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import platform
-import statistics
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -32,6 +30,8 @@ _FILE = "model-speed.json"
 
 # measure(model name, width, height, settings) -> median ms a frame on the worker
 Measure = Callable[[str, int, int, object], float]
+# timer(model name, width, height, settings) -> the same, measured now (processor.time_model)
+Timer = Measure
 
 
 @dataclass(frozen=True)
@@ -49,11 +49,11 @@ def candidates(width: int, height: int) -> list[str]:
     return [s.name for s in better] + [floor]
 
 
-def choose(width: int, height: int, settings, measure: Measure | None = None,
-           too_slow: frozenset[str] = frozenset()) -> Choice:
-    """The best installed model whose frame fits the budget at settings.fps; `too_slow` are skipped."""
-    measure = measure or measured_ms
-    budget = BUDGET * 1000.0 / settings.fps
+def choose(width: int, height: int, settings, measure: Measure, too_slow: frozenset[str] = frozenset()) -> Choice:
+    """The best installed model whose frame fits the budget at the source's frame rate;
+    `too_slow` are skipped. `measure` is usually `kept(processor.time_model)`."""
+    fps = settings.source.fps
+    budget = BUDGET * 1000.0 / fps
     options = candidates(width, height)
     floor = options[-1]
     for name in options[:-1]:
@@ -61,11 +61,11 @@ def choose(width: int, height: int, settings, measure: Measure | None = None,
             continue
         ms = measure(name, width, height, settings)
         if ms <= budget:
-            return Choice(name, f"auto: {name}, the best model that keeps {settings.fps:g} fps here "
+            return Choice(name, f"auto: {name}, the best model that keeps {fps:g} fps here "
                                 f"({ms:.0f} ms a {width}x{height} frame, budget {budget:.0f} ms)")
         log.info("auto: %s takes %.0f ms a %dx%d frame, over the %.0f ms budget", name, ms, width, height, budget)
     better = [n for n in options[:-1]]
-    why = (f"{', '.join(better)} cannot keep {settings.fps:g} fps on this machine" if better
+    why = (f"{', '.join(better)} cannot keep {fps:g} fps on this machine" if better
            else "no better model is installed (`segcam models download rvm`)")
     return Choice(floor, f"auto: {floor}, the fast model for this frame shape; {why}")
 
@@ -79,7 +79,7 @@ def _key(name: str, width: int, height: int, settings) -> str:
     from segcam.segmenter import pick_device
 
     machine = f"{platform.machine()} {platform.processor() or ''}".strip()
-    return "|".join([name, f"{width}x{height}", settings.quality, pick_device(settings.device), machine,
+    return "|".join([name, f"{width}x{height}", settings.model.quality, pick_device(settings.model.device), machine,
                      f"torch {torch.__version__}", f"segcam {__version__}"])
 
 
@@ -100,34 +100,17 @@ def remember(name: str, width: int, height: int, settings, ms: float) -> None:
         log.info("cannot keep the model speed figures: %s", exc)
 
 
-def measured_ms(name: str, width: int, height: int, settings) -> float:
-    """The median worker time of `name` on a width x height frame, measured once and kept."""
-    figure = _load().get(_key(name, width, height, settings))
-    if isinstance(figure, (int, float)):
-        return float(figure)
-    ms = time_model(name, width, height, settings)
-    remember(name, width, height, settings, ms)
-    return ms
+def kept(timer: Timer) -> Measure:
+    """A measure that times a model once per key with `timer` and keeps the figure."""
+    def measure(name: str, width: int, height: int, settings) -> float:
+        figure = _load().get(_key(name, width, height, settings))
+        if isinstance(figure, (int, float)):
+            return float(figure)
+        ms = timer(name, width, height, settings)
+        remember(name, width, height, settings, ms)
+        return ms
 
-
-def time_model(name: str, width: int, height: int, settings) -> float:
-    """Run a dozen synthetic frames through the real per-frame path with this model."""
-    from segcam.bench import synthetic_frames
-    from segcam.processor import FrameProcessor
-
-    processor = FrameProcessor(settings.replace(model=name, effect="blur", output="none"), download=False)
-    frames = synthetic_frames(width, height, 6)
-    try:
-        for i in range(_WARMUP):
-            processor.process(frames[i % len(frames)])
-        times = []
-        for i in range(_TIMED):
-            start = time.perf_counter()
-            processor.process(frames[i % len(frames)])
-            times.append((time.perf_counter() - start) * 1e3)
-    finally:
-        processor.close()
-    return float(statistics.median(times))
+    return measure
 
 
 def keeps_up(frame_ms: list[float], fps: float) -> bool:

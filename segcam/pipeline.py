@@ -1,7 +1,9 @@
 """The pipeline: capture -> processor -> sinks on a worker thread, with live settings and stats.
 
-Only this module wires the stages together. The CLI and the app build a Settings, start a
-Pipeline, and read its stats; setting changes apply from the next frame on.
+Only this module (with the processor) wires the stages together. A session (segcam.session)
+starts and drives pipelines for the command line and the app; setting changes apply from the
+next frame on. While paused, the pipeline sends a privacy picture instead of running the
+network and the compositor.
 """
 
 from __future__ import annotations
@@ -14,11 +16,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
+import cv2
 import numpy as np
 
 from segcam import model_choice
 from segcam.capture import CaptureThread
-from segcam.effects import PAUSE_MODES, privacy_frame
 from segcam.errors import SegcamError, SettingsError, SourceError
 from segcam.processor import STAGES, FrameProcessor, Result
 from segcam.settings import Settings
@@ -44,6 +46,22 @@ class Stats:
     source_status: str = ""
 
 
+PAUSE_MODES = ("freeze", "blank", "blur")
+
+
+def privacy_frame(mode: str, frame: np.ndarray, last_output: np.ndarray | None) -> np.ndarray:
+    """What is sent while the user has paused: the last frame, a dark frame, or a blur so
+    coarse nobody can be recognised. The pause is the pipeline's state, not an effect: the
+    network and the compositor do not run meanwhile."""
+    h, w = frame.shape[:2]
+    if mode == "freeze" and last_output is not None and last_output.shape == frame.shape:
+        return last_output
+    if mode == "blur":
+        tiny = cv2.resize(frame, (16, 9), interpolation=cv2.INTER_AREA)
+        return cv2.resize(tiny, (w, h), interpolation=cv2.INTER_LINEAR)
+    return np.full_like(frame, 24)
+
+
 def _median(values) -> float:
     return statistics.median(values) if values else 0.0
 
@@ -51,7 +69,7 @@ def _median(values) -> float:
 class Pipeline:
     def __init__(self, settings: Settings, make_sinks: SinkFactory | None = None,
                  on_result: Callable[[Result], None] | None = None,
-                 on_error: Callable[[Exception], None] | None = None,
+                 on_end: Callable[[Exception | None], None] | None = None,
                  realtime: bool | None = None, runtime: str = "auto",
                  opener: Callable | None = None):
         self.settings = settings.validate()
@@ -59,7 +77,7 @@ class Pipeline:
         self.processor = FrameProcessor(settings, runtime=runtime)
         self._make_sinks = make_sinks
         self._on_result = on_result
-        self._on_error = on_error
+        self._on_end = on_end  # called from the worker when the run ends by itself (not by stop())
         self._realtime = realtime
         self._sinks: list = []
         self._capture: CaptureThread | None = None
@@ -79,13 +97,14 @@ class Pipeline:
 
     def _open_capture(self, settings: Settings) -> tuple[CaptureThread, object]:
         extra = {"opener": self._opener} if self._opener is not None else {}
-        capture = CaptureThread(settings.source, settings.width, settings.height,
-                                settings.fps, loop=settings.loop, realtime=self._realtime, **extra)
+        source = settings.source
+        capture = CaptureThread(source.name, source.width, source.height, source.fps, loop=source.loop,
+                                realtime=self._realtime, **extra)
         capture.start()
         first = capture.read(timeout=_FIRST_FRAME_TIMEOUT)
         if first is None:
             capture.stop()
-            raise SourceError(f"Source {settings.source} opened but delivered no frames.")
+            raise SourceError(f"Source {source.name} opened but delivered no frames.", setting="source")
         return capture, first
 
     def start(self) -> "Pipeline":
@@ -98,7 +117,7 @@ class Pipeline:
         try:
             height, width = first.image.shape[:2]
             self.processor.prepare(width, height)
-            fps = capture.source_fps or self.settings.fps  # a video file's own rate
+            fps = capture.source_fps or self.settings.source.fps  # a video file's own rate
             self._sinks = list(self._make_sinks(width, height, fps)) if self._make_sinks else []
         except BaseException:
             capture.stop()
@@ -109,7 +128,7 @@ class Pipeline:
             self._thread.start()
         except BaseException:  # e.g. Ctrl-C right here: no sink may leave a half-made file behind
             for sink in self._sinks:
-                getattr(sink, "mark_incomplete", lambda: None)()
+                sink.mark_incomplete()
             self.stop()
             raise
         return self
@@ -123,7 +142,7 @@ class Pipeline:
             if self._capture is not None:
                 self._capture.stop()
             for sink in self._sinks:
-                if self.error is not None and hasattr(sink, "mark_incomplete"):
+                if self.error is not None:
                     sink.mark_incomplete()  # a file must not replace an older one with part of a run
                 try:
                     sink.close()
@@ -167,8 +186,7 @@ class Pipeline:
         """Apply new settings from the next frame on. Raises SegcamError and changes nothing
         when they cannot be applied (a background that does not load, a camera that does not open)."""
         settings.validate()
-        capture_keys = ("source", "width", "height", "fps", "loop")
-        new_capture = any(getattr(settings, k) != getattr(self.settings, k) for k in capture_keys)
+        new_capture = settings.source != self.settings.source
         capture = first = None
         if new_capture and self._capture is not None:
             capture, first = self._open_capture(settings)
@@ -189,7 +207,8 @@ class Pipeline:
         """Privacy pause: send a frozen, blank or unrecognisably blurred frame instead of the
         camera until pause(None). The network does not run meanwhile."""
         if mode is not None and mode not in PAUSE_MODES:
-            raise SettingsError(f"Unknown pause mode {mode!r}; choose one of {', '.join(PAUSE_MODES)}.")
+            raise SettingsError(f"Unknown pause mode {mode!r}; choose one of {', '.join(PAUSE_MODES)}.",
+                                setting="pause")
         with self._lock:
             self.pause_mode = mode
 
@@ -219,14 +238,15 @@ class Pipeline:
                         break
                     continue
                 self._process(frame)
-                if self.settings.max_frames and self._frames >= self.settings.max_frames:
+                limit = self.settings.output.max_frames
+                if limit and self._frames >= limit:
                     break
         except Exception as exc:
             self.error = exc
             if not isinstance(exc, SegcamError):
                 log.exception("pipeline stopped by an unexpected error")
-            if self._on_error is not None:
-                self._on_error(exc)
+        if self._on_end is not None and not self._stop.is_set():
+            self._on_end(self.error)
 
     def _process(self, frame) -> None:
         with self._lock:
@@ -258,12 +278,12 @@ class Pipeline:
     def _keep_up(self) -> None:
         """Under "auto", step down to a faster model when this one cannot hold the frame rate."""
         recent = list(self._ms["total"])
-        if model_choice.keeps_up(recent, self.settings.fps):
+        if model_choice.keeps_up(recent, self.settings.source.fps):
             return
         slow, ms = self.processor.segmenter.name, statistics.median(recent[-30:])
         if self.processor.step_down(ms):
             log.warning("auto: %s takes %.0f ms a frame, more than %.0f fps allow; taking a faster model",
-                        slow, ms, self.settings.fps)
+                        slow, ms, self.settings.source.fps)
             self._ms["total"].clear()
 
     @property

@@ -6,6 +6,7 @@ it directly.
 
 from __future__ import annotations
 
+import statistics
 import time
 from dataclasses import dataclass, field
 
@@ -85,22 +86,18 @@ class FrameProcessor:
         self._too_slow: set[str] = set()  # models auto stepped down from
         self.runtime = runtime
         self.download = download
-        self.compositor = Compositor(settings)
-        self.refiner = MaskRefiner(settings)
+        self.compositor = Compositor(settings.effect)
+        self.refiner = MaskRefiner(settings.mask)
         self.segmenter: Segmenter | None = None
         self.scene_cut = SceneCut()
         self._prepared_for: tuple | None = None  # what the segmenter was chosen for
-        self.network_every = 1  # run the network on every n-th frame (see matte)
-        self._since_network = 0  # frames since the network last ran
-        self._foreground: np.ndarray | None = None  # the network's last colour correction
 
     def update(self, settings: Settings) -> None:
         """Apply new settings; on error (bad background, bad value) nothing changes."""
         settings.validate()
-        self.compositor.update(settings)
-        self.refiner.update(settings)
-        if (settings.model, settings.device, settings.quality) != \
-                (self.settings.model, self.settings.device, self.settings.quality):
+        self.compositor.update(settings.effect)
+        self.refiner.update(settings.mask)
+        if settings.model != self.settings.model:
             self._prepared_for = None  # chosen again for the next frame
         self.settings = settings
 
@@ -116,8 +113,8 @@ class FrameProcessor:
 
     def prepare(self, width: int, height: int) -> Segmenter:
         """Make sure the right network for this frame size is loaded (chosen once per size and setting)."""
-        s = self.settings
-        key = (s.model, s.device, s.quality, width, height)
+        s = self.settings.model
+        key = (s, width, height)
         if self._prepared_for == key and self.segmenter is not None:
             return self.segmenter
         self.choice = self._choose(width, height)
@@ -127,62 +124,48 @@ class FrameProcessor:
         if current is None or current.name != name or current.input_size != spec.input_size_for(width, height, s.quality):
             self.segmenter = Segmenter(name, s.device, self.runtime, self.download,
                                        frame_size=(width, height), quality=s.quality)
-            self.refiner.update(s, matte=spec.matting)
+            self.refiner.update(self.settings.mask, matte=spec.matting)
             self.reset()
         self._prepared_for = key
         return self.segmenter
 
     def _choose(self, width: int, height: int) -> model_choice.Choice:
-        s = self.settings
-        if s.model not in ("", "auto"):
-            name = registry.resolve(s.model, width, height)
+        model = self.settings.model.name
+        if model not in ("", "auto"):
+            name = registry.resolve(model, width, height)
             return model_choice.Choice(name, f"{name}, as chosen in the settings")
         if self.choose_by_speed:
-            return model_choice.choose(width, height, s, too_slow=frozenset(self._too_slow))
-        name = registry.resolve(s.model, width, height)
+            return model_choice.choose(width, height, self.settings, model_choice.kept(time_model),
+                                       too_slow=frozenset(self._too_slow))
+        name = registry.resolve(model, width, height)
         return model_choice.Choice(name, f"auto: {name}, by the frame's shape")
 
     def step_down(self, frame_ms: float) -> bool:
         """The running model cannot keep up: under "auto", take the next faster one from the
         next frame on (and keep the figure). False when there is nothing faster."""
         segmenter = self.segmenter
-        if self.settings.model not in ("", "auto") or segmenter is None or segmenter.name in registry.FALLBACK_MODELS:
+        if self.settings.model.name not in ("", "auto") or segmenter is None or \
+                segmenter.name in registry.FALLBACK_MODELS:
             return False
-        width, height = self._prepared_for[3:]
+        width, height = self._prepared_for[1:]
         model_choice.remember(segmenter.name, width, height, self.settings, frame_ms)
         self._too_slow.add(segmenter.name)
         self._prepared_for = None
         return True
 
     def matte(self, frame: np.ndarray) -> FrameMatte:
-        """Segment and refine one frame: the temporal state moves on by a frame.
-
-        A network that runs on every `network_every`-th frame only leaves the frames between
-        to the refiner, which moves the last mask along the optical flow.
-        """
+        """Segment and refine one frame: the temporal state moves on by a frame."""
         segmenter = self.prepare(frame.shape[1], frame.shape[0])
         t0 = time.perf_counter()
         model_input = segmenter.resize_input(frame)
         if self.scene_cut(model_input):
             self._forget_the_scene()
-            self._since_network = self.network_every  # a new scene is never carried over
-        carried = None
-        if self._since_network + 1 < self.network_every:
-            carried = self.refiner.carry(model_input)
-        if carried is not None:
-            self._since_network += 1
-            t1 = time.perf_counter()
-            raw, foreground = carried, self._foreground
-            alpha = self.refiner.finish(carried, frame.shape)
-        else:
-            self._since_network = 0
-            matte = segmenter.matte(model_input)
-            t1 = time.perf_counter()
-            raw, self._foreground = matte.alpha, matte.foreground
-            foreground = matte.foreground
-            alpha = self.refiner.refine(matte.alpha, model_input, frame.shape)
+        matte = segmenter.matte(model_input)
+        t1 = time.perf_counter()
+        alpha = self.refiner.refine(matte.alpha, model_input, frame.shape)
         t2 = time.perf_counter()
-        return FrameMatte(raw, alpha, foreground, {"segment": (t1 - t0) * 1e3, "refine": (t2 - t1) * 1e3})
+        return FrameMatte(matte.alpha, alpha, matte.foreground,
+                          {"segment": (t1 - t0) * 1e3, "refine": (t2 - t1) * 1e3})
 
     def process(self, frame: np.ndarray) -> Result:
         """One frame through segment -> refine -> composite."""
@@ -194,3 +177,23 @@ class FrameProcessor:
 
     def close(self) -> None:
         self.compositor.close()
+
+
+def time_model(name: str, width: int, height: int, settings: Settings, warmup: int = 3, timed: int = 9) -> float:
+    """Median ms of a frame through the real per-frame path with model `name` (blur effect),
+    on synthetic frames of width x height: what `--model auto` compares."""
+    from segcam.imageops import synthetic_frames
+
+    processor = FrameProcessor(settings.replace(model=name, effect="blur"), download=False, choose_by_speed=False)
+    frames = synthetic_frames(width, height, 6)
+    try:
+        for i in range(warmup):
+            processor.process(frames[i % len(frames)])
+        times = []
+        for i in range(timed):
+            start = time.perf_counter()
+            processor.process(frames[i % len(frames)])
+            times.append((time.perf_counter() - start) * 1e3)
+    finally:
+        processor.close()
+    return float(statistics.median(times))

@@ -129,18 +129,6 @@ class MaskRefiner:
     def refine_lowres(self, mask: np.ndarray, image: np.ndarray) -> np.ndarray:
         return self.shape(self.smooth(mask.astype(np.float32, copy=False), image))
 
-    def carry(self, image: np.ndarray) -> np.ndarray | None:
-        """For a frame the network skips: the last smoothed mask moved along the optical flow
-        to this frame (at model resolution), which becomes the one the next frame blends
-        with. None when there is nothing to carry (a first frame, another size)."""
-        grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
-        previous, previous_grey = self._previous, self._previous_grey
-        if previous is None or previous_grey is None or previous.shape != grey.shape:
-            return None
-        moved, _ = self._warp(previous, grey, previous_grey)
-        self._previous, self._previous_grey = moved, grey
-        return moved
-
     def finish(self, smoothed: np.ndarray, frame_shape: tuple[int, ...]) -> np.ndarray:
         """Threshold and feather a smoothed model-resolution mask; float32 alpha at frame size."""
         height, width = frame_shape[:2]

@@ -1,4 +1,20 @@
-"""The one settings object: every user-facing choice, with load/save to the config dir."""
+"""Every user-facing choice, in sections by what reads it and how long it lives, with load/save.
+
+    source  where frames come from              read by the capture stage
+    model   which network runs, where           read by the segmenter (through the processor)
+    mask    how the network's mask is refined   read by the refiner
+    effect  what replaces the background        read by the compositor (segcam.effects)
+    output  where frames go, for one run        read by the sinks (segcam.sinks.build)
+    app     the window's own state              read by the app only
+
+Each setting also has one flat name, its key (`FIELDS`): "source", "effect", "blur_strength",
+"output"... Keys are what `Settings(...)` and `replace(...)` take, what an error's `setting`
+names, and what the command line and the app map to their flags and widgets. Sections are
+immutable; change settings with `settings.replace(blur_strength=0.8, effect="blur")`.
+
+The settings file is JSON by section (version 2); the flat files of earlier versions are read
+and migrated on load.
+"""
 
 from __future__ import annotations
 
@@ -6,113 +22,268 @@ import dataclasses
 import json
 import logging
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from segcam import fileio, paths
 from segcam.errors import SettingsError
 
 log = logging.getLogger(__name__)
 
-EFFECTS = ("none", "blur", "image", "video", "splash", "solid")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 # for a network whose input follows the frame (RVM): how large that input is
 QUALITIES = ("fast", "balanced", "best")
 GREEN = (0, 177, 64)  # chroma-key green that OBS's default key colour matches
+FILE_VERSION = 2
 
 
-@dataclass
+def _setting(default, key: str | None = None, **facts) -> Any:
+    """A section field with its flat key (when it differs from the field's name) and facts for
+    the front ends: label and hint (the app's words), help (the command line's, when not the
+    hint), kind ("fraction", "threshold", "color", "choice" with `choices`...), flag."""
+    factory = {"default_factory": default} if callable(default) else {"default": default}
+    return field(metadata={"key": key, **facts}, **factory)
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    # a camera index ("0") or a video / image-sequence path
+    name: str = _setting("0", key="source", flag="--source")
+    width: int = _setting(1280, flag="--size")
+    height: int = _setting(720, flag="--size")
+    fps: float = _setting(30.0)
+    loop: bool = _setting(False)  # loop a video-file source instead of stopping at its end
+
+    def validate(self) -> None:
+        if self.width <= 0 or self.height <= 0:
+            raise SettingsError(f"Frame size must be positive, got {self.width}x{self.height}.", setting="width")
+        if not (math.isfinite(self.fps) and self.fps > 0):
+            raise SettingsError(f"Frame rate must be positive, got {self.fps}.", setting="fps")
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    name: str = _setting("auto", key="model")  # a registry name, a model file, or "auto" (by frame shape)
+    device: str = _setting("auto")
+    quality: str = _setting("balanced")  # fast, balanced or best: the input size of networks that follow the frame
+
+    def validate(self) -> None:
+        for key, value, choices in (("device", self.device, DEVICES), ("quality", self.quality, QUALITIES)):
+            if value not in choices:
+                raise SettingsError(f"Unknown {key} {value!r}; choose one of {', '.join(choices)}.", setting=key)
+
+
+@dataclass(frozen=True)
+class MaskSettings:
+    edge_softness: float = _setting(0.3, kind="fraction", label="Edge softness",
+                                    hint="Feathering of the edge around you: more hides a ragged outline")
+    smoothing: float = _setting(0.5, kind="fraction", label="Smoothing",
+                                hint="Steadies the outline between frames: more is calmer, less follows fast moves")
+    # a hard cut at this probability; None keeps the mask soft
+    threshold: float | None = _setting(None, kind="threshold", label="Threshold",
+                                       hint="Cut the mask hard at this probability (0 to 1, exclusive) instead of "
+                                            "keeping its edge soft")
+
+    def validate(self) -> None:
+        _check_fractions(self)
+
+
+@dataclass(frozen=True)
+class EffectSettings:
+    name: str = _setting("blur", key="effect")  # a name in segcam.effects' registry
+    background: str = _setting("", kind="image", flag="--background")  # picture for the "image" effect
+    background_video: str = _setting("", kind="video", flag="--background")  # video for the "video" effect
+    color: tuple[int, int, int] = _setting(GREEN, kind="color", label="Colour",  # RGB, for the "solid" effect
+                                           hint="colour of the solid effect; OBS's chroma-key green by default")
+    blur_strength: float = _setting(0.5, kind="fraction", label="Blur strength",
+                                    hint="How strongly the room behind you is blurred")
+    splash_strength: float = _setting(1.0, kind="fraction", label="Grey amount",
+                                      hint="0%: the room keeps its colours; 100%: fully grey",
+                                      help="how grey the room turns: 0 keeps its colours, 1 is fully grey")
+    mirror: bool = _setting(False, label="Mirror what is sent", help="mirror what is sent",  # mirror the output
+                            hint="Meeting apps already mirror your self-view; leave this off so others see writing "
+                                 "the right way round")
+
+    def validate(self) -> None:
+        from segcam import effects  # the registry knows which effects exist
+
+        effects.get(self.name)
+        if len(self.color) != 3 or not all(0 <= int(c) <= 255 for c in self.color):
+            raise SettingsError(f"Colour must be three values 0-255, got {self.color}.", setting="color")
+        _check_fractions(self)
+
+
+@dataclass(frozen=True)
+class OutputSettings:
+    target: str = _setting("vcam", key="output")  # "vcam", a video file path, or "none"
+    vcam_backend: str | None = _setting(None)
+    vcam_device: str | None = _setting(None)
+    max_frames: int | None = _setting(None)
+
+    def validate(self) -> None:
+        if self.max_frames is not None and self.max_frames < 1:
+            raise SettingsError(f"The frame count must be 1 or more, got {self.max_frames}.", setting="max_frames")
+
+    @property
+    def is_file(self) -> bool:
+        return self.target not in ("vcam", "none")
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    """The window's own state, kept here so there is one place that persists."""
+
+    user_backgrounds: list[str] = _setting(list)
+    preview_mirror: bool = _setting(True)  # the preview only; people expect a mirror image of themselves
+    window_geometry: str = _setting("")
+
+    def validate(self) -> None:
+        pass
+
+
+SECTIONS: dict[str, type] = {"source": SourceSettings, "model": ModelSettings, "mask": MaskSettings,
+                             "effect": EffectSettings, "output": OutputSettings, "app": AppSettings}
+
+
+def _key(f: dataclasses.Field) -> str:
+    return f.metadata.get("key") or f.name
+
+
+# flat key -> (section, field name); keys are unique across sections
+FIELDS: dict[str, tuple[str, str]] = {_key(f): (section, f.name)
+                                      for section, cls in SECTIONS.items() for f in dataclasses.fields(cls)}
+
+
+def facts(key: str) -> dict:
+    """What the front ends show for a setting: its label, hint, kind and flag (where given)."""
+    section, name = FIELDS[key]
+    return dict(next(f for f in dataclasses.fields(SECTIONS[section]) if f.name == name).metadata)
+
+
+def flag(key: str) -> str:
+    """The command-line flag that sets `key`: --blur-strength for blur_strength, --size for width..."""
+    return facts(key).get("flag") or "--" + key.replace("_", "-")
+
+
+def _check_fractions(section) -> None:
+    for f in dataclasses.fields(section):
+        kind, value = f.metadata.get("kind"), getattr(section, f.name)
+        words = _key(f).replace("_", " ")
+        if kind == "fraction" and not 0.0 <= value <= 1.0:  # NaN fails this too
+            raise SettingsError(f"{words.capitalize()} must be between 0 and 1, got {value}.", setting=_key(f))
+        if kind == "threshold" and value is not None and not 0.0 < value < 1.0:
+            raise SettingsError(f"{words.capitalize()} must be between 0 and 1, got {value}.", setting=_key(f))
+
+
+@dataclass(frozen=True, init=False)
 class Settings:
-    # where frames come from: a camera index ("0") or a video / image-sequence path
-    source: str = "0"
-    width: int = 1280
-    height: int = 720
-    fps: float = 30.0
-    loop: bool = False  # loop a video-file source instead of stopping at its end
+    source: SourceSettings
+    model: ModelSettings
+    mask: MaskSettings
+    effect: EffectSettings
+    output: OutputSettings
+    app: AppSettings
 
-    effect: str = "blur"
-    background: str = ""  # image for the "image" effect
-    background_video: str = ""  # video for the "video" effect
-    color: tuple[int, int, int] = GREEN  # RGB, for the "solid" effect
-    blur_strength: float = 0.5  # 0..1
-    splash_strength: float = 1.0  # 0 = background keeps its colour, 1 = fully grey
-    edge_softness: float = 0.3  # 0..1, feathering of the mask edge
-    smoothing: float = 0.5  # 0..1, temporal smoothing of the mask
-    threshold: float | None = None  # hard cut at this probability; None keeps the mask soft
-    mirror: bool = False  # mirror the output
+    def __init__(self, **values):
+        """Settings from keys (`Settings(effect="splash", blur_strength=0.8)`), the rest defaults.
 
-    model: str = "auto"  # a registry name, a model file, or "auto" (by frame shape)
-    device: str = "auto"
-    quality: str = "balanced"  # fast, balanced or best: the input size of networks that follow the frame
+        A section's name with a section object takes that whole section instead
+        (`Settings(effect=EffectSettings(...))`).
+        """
+        self._fill({}, values)
 
-    output: str = "vcam"  # "vcam", a video file path, or "none"
-    vcam_backend: str | None = None
-    vcam_device: str | None = None
-    max_frames: int | None = None
-
-    # app-only state, kept here so there is one place that persists
-    user_backgrounds: list[str] = field(default_factory=list)
-    preview_mirror: bool = True  # the preview only; people expect a mirror image of themselves
-    window_geometry: str = ""
+    def _fill(self, base: dict, values: dict) -> None:
+        sections = dict(base)
+        changes: dict[str, dict] = {name: {} for name in SECTIONS}
+        for key, value in values.items():
+            if key in SECTIONS and isinstance(value, SECTIONS[key]):
+                sections[key] = value
+            elif key in FIELDS:
+                section, name = FIELDS[key]
+                changes[section][name] = value
+            else:
+                raise TypeError(f"Settings has no setting {key!r}")
+        for name, cls in SECTIONS.items():
+            section = sections.get(name) or cls()
+            if changes[name]:
+                section = dataclasses.replace(section, **changes[name])
+            object.__setattr__(self, name, section)
 
     def validate(self) -> "Settings":
-        """Raise SettingsError for a value no stage can use."""
-        if self.effect not in EFFECTS:
-            raise SettingsError(f"Unknown effect {self.effect!r}; choose one of {', '.join(EFFECTS)}.")
-        if self.device not in DEVICES:
-            raise SettingsError(f"Unknown device {self.device!r}; choose one of {', '.join(DEVICES)}.")
-        if self.quality not in QUALITIES:
-            raise SettingsError(f"Unknown quality {self.quality!r}; choose one of {', '.join(QUALITIES)}.")
-        if self.width <= 0 or self.height <= 0:
-            raise SettingsError(f"Frame size must be positive, got {self.width}x{self.height}.")
-        if not (math.isfinite(self.fps) and self.fps > 0):
-            raise SettingsError(f"Frame rate must be positive, got {self.fps}.")
-        if len(self.color) != 3 or not all(0 <= int(c) <= 255 for c in self.color):
-            raise SettingsError(f"Colour must be three values 0-255, got {self.color}.")
-        for name in ("blur_strength", "splash_strength", "edge_softness", "smoothing"):
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:  # NaN fails this too
-                raise SettingsError(f"{name.replace('_', ' ')} must be between 0 and 1, got {value}.")
-        if self.threshold is not None and not 0.0 < self.threshold < 1.0:
-            raise SettingsError(f"Threshold must be between 0 and 1, got {self.threshold}.")
+        """Raise SettingsError, naming the setting, for a value no stage can use."""
+        for name in SECTIONS:
+            getattr(self, name).validate()
         return self
 
     def replace(self, **changes) -> "Settings":
-        return dataclasses.replace(self, **changes)
+        """A copy with these settings changed (keys, or whole sections by their names)."""
+        copy = object.__new__(Settings)
+        copy._fill({name: getattr(self, name) for name in SECTIONS}, changes)
+        return copy
+
+    def get(self, key: str):
+        """The value of the setting with this key."""
+        section, name = FIELDS[key]
+        return getattr(getattr(self, section), name)
 
     # -- persistence -------------------------------------------------------------------
 
     def to_dict(self) -> dict:
-        data = dataclasses.asdict(self)
-        data["color"] = list(self.color)
+        """The settings file's content: {"version": 2, "source": {"source": "0", ...}, ...} by key."""
+        data: dict[str, Any] = {"version": FILE_VERSION}
+        for name in SECTIONS:
+            section = getattr(self, name)
+            data[name] = {_key(f): _plain(getattr(section, f.name)) for f in dataclasses.fields(section)}
         return data
 
     @classmethod
     def from_dict(cls, data: dict) -> tuple["Settings", list[str]]:
-        """Build settings from a dict, keeping defaults for unknown or ill-typed keys.
+        """Build settings from a settings file's object, keeping defaults for unknown or ill-typed keys.
 
-        Returns the settings and a list of warnings, one per value that was dropped.
+        Reads version 2 (by section) and the flat files of earlier versions. Returns the
+        settings and a list of warnings, one per value or section that was dropped.
         """
         warnings: list[str] = []
+        flat = _flatten(data, warnings)
         defaults = cls()
         values = {}
-        for f in dataclasses.fields(cls):
-            if f.name not in data:
+        for key, value in flat.items():
+            if key not in FIELDS:
                 continue
-            value = data[f.name]
-            default = getattr(defaults, f.name)
             try:
-                values[f.name] = _coerce(value, default, f.name)
+                values[key] = _coerce(value, defaults.get(key), key)
             except (TypeError, ValueError, OverflowError):  # OverflowError: int(1e400)
-                warnings.append(f"Ignored setting {f.name}={_shorten(value)}: wrong type.")
-        settings = cls(**values)
-        try:
-            settings.validate()
-        except SettingsError as exc:
-            warnings.append(f"Ignored saved settings that were out of range ({exc}).")
-            keep = {k: values[k] for k in ("user_backgrounds", "window_geometry") if k in values}
-            settings = cls(**keep)
-        return settings, warnings
+                warnings.append(f"Ignored setting {key}={_shorten(value)}: wrong type.")
+        kept = {}
+        for name in SECTIONS:  # a section out of range falls back alone; the others are kept
+            mine = {key: value for key, value in values.items() if FIELDS[key][0] == name}
+            try:
+                section = getattr(cls(**mine), name)
+                section.validate()
+            except SettingsError as exc:
+                warnings.append(f"Ignored saved {name} settings that were out of range ({exc}).")
+                continue
+            kept[name] = section
+        return cls(**kept), warnings
+
+
+def _flatten(data: dict, warnings: list[str]) -> dict:
+    """{key: value} from a settings file of either version."""
+    if data.get("version") != FILE_VERSION:
+        return data  # version 1: flat by key
+    flat = {}
+    for name in SECTIONS:
+        section = data.get(name, {})
+        if isinstance(section, dict):
+            flat.update(section)
+        else:
+            warnings.append(f"Ignored saved {name} settings: {_shorten(section)} is not a section.")
+    return flat
+
+
+def _plain(value):
+    return list(value) if isinstance(value, tuple) else value
 
 
 def _shorten(value, limit: int = 60) -> str:
@@ -120,41 +291,36 @@ def _shorten(value, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _coerce(value, default, name):
-    if name == "color":
+def _coerce(value, default, key):
+    if key == "color":
         color = tuple(int(c) for c in value)
         if len(color) != 3:
-            raise ValueError(name)
+            raise ValueError(key)
         return color
-    if name == "user_backgrounds":
+    if key == "user_backgrounds":
         if not isinstance(value, list):
-            raise TypeError(name)
+            raise TypeError(key)
         return [str(v) for v in value]
-    if name in ("threshold",):
+    if key == "threshold":
         return None if value is None else float(value)
-    if name in ("vcam_backend", "vcam_device"):
+    if key in ("vcam_backend", "vcam_device"):
         return None if value is None else str(value)
-    if name == "max_frames":
+    if key == "max_frames":
         return None if value is None else int(value)
     if isinstance(default, bool):
         if not isinstance(value, bool):
-            raise TypeError(name)
+            raise TypeError(key)
         return value
     if isinstance(default, (int, float, str)):
         if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            raise TypeError(name)
+            raise TypeError(key)
         return type(default)(value)
     return value
 
 
 def config_path() -> Path:
-    """Where settings live: $SEGCAM_CONFIG_DIR, else the platform's config dir."""
-    override = os.environ.get("SEGCAM_CONFIG_DIR")
-    if override:
-        return Path(override) / "settings.json"
-    import platformdirs
-
-    return Path(platformdirs.user_config_dir("segcam", appauthor=False)) / "settings.json"
+    """Where the app's settings live: settings.json in segcam's config folder (see segcam.paths)."""
+    return paths.config_dir() / "settings.json"
 
 
 def _read_object(path: Path) -> dict:
@@ -207,7 +373,7 @@ def keep_broken(path: Path | None = None) -> str | None:
 
 
 def load(path: Path | None = None) -> tuple[Settings, list[str]]:
-    """Load saved settings. A missing file gives defaults; a broken one gives defaults and a warning.
+    """Load the app's saved settings. A missing file gives defaults; a broken one gives defaults and a warning.
 
     A broken file is kept aside as settings.json.broken so nothing the user made is lost, and
     the warning goes to the log (stderr) as well as to the caller.
@@ -227,11 +393,18 @@ def load(path: Path | None = None) -> tuple[Settings, list[str]]:
     return settings, warnings
 
 
+def read(path: str | Path) -> tuple[Settings, list[str]]:
+    """Settings from a file the user names (`segcam run --settings FILE`): like `load`, but a
+    file that cannot be read is an error, and it is never moved."""
+    path = Path(path)
+    try:
+        data = _read_object(path)
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise SettingsError(f"Cannot read settings file {path} ({reason}).", setting="settings") from None
+    return Settings.from_dict(data)
+
+
 def save(settings: Settings, path: Path | None = None) -> Path:
     """Write settings atomically, so a crash mid-write never leaves a broken file."""
-    path = path or config_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(settings.to_dict(), indent=2), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return fileio.write_text(path or config_path(), json.dumps(settings.to_dict(), indent=2))

@@ -1,7 +1,20 @@
 """The output stage: where composited frames go (a virtual camera, a video file, the app's preview).
 
-Every sink has send(frame_bgr) and close() and is a context manager. Sinks resize frames
-that do not match their size, so a source that delivers another size than asked still works.
+The sink contract (`Sink`), which the pipeline relies on and a new sink keeps:
+
+- `send(frame_bgr)` takes one composited BGR uint8 frame of any size: a sink of a fixed size
+  fits it (resized, never squashed; see `fit`). It raises a SegcamError saying what broke (the
+  device went away, the disk is full); the pipeline then stops and closes every sink.
+  `frames_sent` counts the frames a sink took.
+- `close()` releases what the sink holds and is safe to call twice. A sink that makes a file
+  finishes it here; after `mark_incomplete()` (the run failed elsewhere) it must not replace
+  an existing file with part of a run. It may raise a SegcamError (the disk filled while
+  the file was finished).
+- `describe()` says in words where frames go ("Sending to /dev/video10 as 1280x720 @30").
+  `notes` are sentences for the user about the output (no sound kept, size padded);
+  `outcome` says, after a failure, what was kept.
+
+Sinks are made in one place, `build`, from the output setting ("vcam", a file, "none").
 """
 
 from __future__ import annotations
@@ -16,6 +29,10 @@ import pyvirtualcam
 from segcam import video_file
 from segcam.errors import OutputError, VirtualCameraError
 from segcam.imageops import letterbox
+
+# pyvirtualcam's built-in backends, for the message about an unknown one (pyvirtualcam does not
+# export the names it knows)
+KNOWN_BACKENDS = "v4l2loopback (Linux), obs (Windows, macOS), unitycapture (Windows)"
 
 LINUX_FIX = "sudo modprobe v4l2loopback exclusive_caps=1 card_label=segcam"
 
@@ -37,18 +54,55 @@ def driver_fix() -> str:
     return f"pyvirtualcam has no virtual camera driver for {system or 'this system'}"
 
 
+class _Camera(pyvirtualcam.Camera):
+    """pyvirtualcam's camera, except that one whose constructor failed (an unknown backend) is let
+    go quietly: pyvirtualcam's own would print an error from its destructor when collected."""
+
+    def __del__(self):
+        try:
+            super().__del__()
+        except AttributeError:  # it never opened, so there is nothing to close
+            pass
+
+
 class Sink:
+    """Where frames go; see the module's docstring for what each method promises."""
+
+    frames_sent = 0
+    notes: list[str] = []  # never appended to here: a sink with notes makes its own list
+    outcome = ""
+
     def send(self, frame_bgr: np.ndarray) -> None:
         raise NotImplementedError
 
     def close(self) -> None:
         pass
 
+    def mark_incomplete(self) -> None:
+        """The run failed elsewhere; only a sink that makes a file needs to care."""
+
+    def describe(self) -> str:
+        return type(self).__name__
+
     def __enter__(self):
         return self
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+
+def build(output, width: int, height: int, fps: float, *, pace: bool = False, overwrite: bool = False,
+          audio_from: str | None = None, inputs=()) -> list[Sink]:
+    """The sinks an output setting asks for (an `OutputSettings`): none, the virtual camera, or a
+    video file. `pace` holds the virtual camera to its frame rate; a file gets `audio_from`'s
+    sound and must not be any of `inputs`."""
+    if output.target == "none":
+        return []
+    if output.target == "vcam":
+        return [VirtualCameraSink(width, height, fps, backend=output.vcam_backend, device=output.vcam_device,
+                                  pace=pace)]
+    return [VideoFileSink(output.target, width, height, fps, audio_from=audio_from, overwrite=overwrite,
+                          inputs=inputs)]
 
 
 class VirtualCameraSink(Sink):
@@ -58,12 +112,12 @@ class VirtualCameraSink(Sink):
                  device: str | None = None, pace: bool = False):
         self.width, self.height, self.fps = width, height, fps
         self.pace = pace
-        if backend is not None and backend not in pyvirtualcam.camera.BACKENDS:
-            known = ", ".join(pyvirtualcam.camera.BACKENDS) or "none on this system"
-            raise VirtualCameraError(f"Unknown virtual camera backend {backend!r}; available: {known}.")
         try:
-            self._camera = pyvirtualcam.Camera(width, height, fps, fmt=pyvirtualcam.PixelFormat.BGR,
-                                               backend=backend, device=device)
+            self._camera = _Camera(width, height, fps, fmt=pyvirtualcam.PixelFormat.BGR, backend=backend,
+                                   device=device)
+        except KeyError:  # pyvirtualcam looks a named backend up in its registry
+            raise VirtualCameraError(f"Unknown virtual camera backend {backend!r}; pyvirtualcam's are "
+                                     f"{KNOWN_BACKENDS}.", setting="vcam_backend") from None
         except RuntimeError as exc:
             reason = "; ".join(line for line in str(exc).splitlines() if line.strip())
             raise VirtualCameraError(
@@ -105,7 +159,7 @@ class VideoFileSink(Sink):
                  open_file: Callable = open):
         self.path = video_file.check_output(path, overwrite, inputs)
         self.width, self.height, self.fps = width, height, fps
-        self.frames_written = 0
+        self.frames_sent = 0
         self.notes: list[str] = []
         self.outcome = ""
         self._error: OutputError | None = None
@@ -143,7 +197,7 @@ class VideoFileSink(Sink):
         except OSError as exc:
             self._error = self._write_error(exc)
             raise self._error from None
-        self.frames_written += 1
+        self.frames_sent += 1
 
     def mark_incomplete(self) -> None:
         """The run failed elsewhere: close() must not replace an existing file with part of a video."""
@@ -174,7 +228,7 @@ class VideoFileSink(Sink):
             reason = f"The disk holding {self.path} is full"
         else:
             reason = f"Writing {self.path} failed ({exc.strerror or exc})"
-        return OutputError(f"{reason}: segcam stopped after {self.frames_written} frames")
+        return OutputError(f"{reason}: segcam stopped after {self.frames_sent} frames")
 
     def _keep_what_plays(self) -> str:
         frames = video_file.keep_whole_frames(self._temp)
@@ -192,6 +246,8 @@ class CallbackSink(Sink):
 
     def __init__(self, fn: Callable[[np.ndarray], object]):
         self.fn = fn
+        self.frames_sent = 0
 
     def send(self, frame_bgr: np.ndarray) -> None:
         self.fn(frame_bgr)
+        self.frames_sent += 1

@@ -21,8 +21,8 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from segcam.capture import quiet_opencv
 from segcam.errors import OutputError
+from segcam.io import quiet_opencv
 
 log = logging.getLogger(__name__)
 

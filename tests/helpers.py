@@ -3,17 +3,16 @@
 import cv2
 import numpy as np
 
+from segcam.errors import SourceError
+from segcam.io import video_frames
+
 
 def read_video(path) -> list[np.ndarray]:
-    capture = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(frame)
-    capture.release()
-    return frames
+    """Every frame of a video file; none when it does not open (a test then says what it expected)."""
+    try:
+        return video_frames(path)
+    except SourceError:
+        return []
 
 
 def regions(alpha: np.ndarray, margin: int = 9) -> tuple[np.ndarray, np.ndarray]:

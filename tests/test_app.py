@@ -12,7 +12,7 @@ from PySide6.QtGui import QDropEvent, QImage
 
 from segcam import cli, doctor
 from segcam import settings as settings_store
-from segcam.backgrounds import fill, read_image
+from segcam.backgrounds import fill, load_image
 from segcam.settings import Settings
 from segcam.sinks import driver_fix
 from segcam.ui import resources
@@ -81,15 +81,15 @@ def test_every_effect_reaches_the_virtual_camera(qtbot, models_installed, open_w
     sent_result(qtbot, window, camera, lambda r: background_matches(r, green, 14))
 
     window.gallery.chosen.emit(background)  # a click on the first picture in the gallery
-    picture = fill(read_image(background), 640, 360)
+    picture = fill(load_image(background), 640, 360)
     sent_result(qtbot, window, camera, lambda r: background_matches(r, picture, 8))
 
-    assert window.set_background_video(str(video))
+    window.set_background_video(str(video))  # checked off the GUI thread, then used
     teal = np.zeros((360, 640, 3), np.uint8)
     teal[:] = (200, 140, 30)
     sent_result(qtbot, window, camera, lambda r: background_matches(r, teal, 12))
 
-    assert window.settings.effect == "video"
+    assert window.settings.get("effect") == "video"
     assert window.effect_bar.buttons["video"].isChecked() and window.effect_actions["video"].isChecked()
     assert not camera.closed
     window.close()
@@ -110,7 +110,7 @@ def test_virtual_camera_switch_says_what_it_does(qtbot, models_installed, open_w
 
     window.vcam_action.trigger()  # the menu / tray / Ctrl+Shift+V path turns it off
     qtbot.waitUntil(lambda: camera.closed, timeout=WAIT_MS)
-    assert not window.vcam_panel.switch.isChecked() and window.settings.output == "none"
+    assert not window.vcam_panel.switch.isChecked() and window.settings.get("output") == "none"
 
 
 def test_missing_driver_is_explained_and_the_app_goes_on(qtbot, models_installed, hamilton_clip):
@@ -127,7 +127,7 @@ def test_missing_driver_is_explained_and_the_app_goes_on(qtbot, models_installed
     if platform.system() == "Linux" and not doctor.module_loaded(doctor.Host()):
         assert doctor.MODPROBE in window.vcam_panel.text() and "video_nr=10" in window.vcam_panel.text()
     assert not window.vcam_panel.switch.isChecked()
-    assert window.settings.output == "none"
+    assert window.settings.get("output") == "none"
     wait_for_frames(qtbot, window)  # the preview keeps running
     assert window.controller.running
 
@@ -141,12 +141,13 @@ def test_added_background_is_used_and_remembered(qtbot, models_installed, open_w
     wait_for_frames(qtbot, window)
     before = window.gallery.paths()
 
-    assert window.add_backgrounds([str(picture)]) == [str(picture)]  # what the file dialog calls
-    qtbot.waitUntil(lambda: window.running_settings.effect == "image", timeout=WAIT_MS)
-    assert window.running_settings.background == str(picture)
+    window.add_backgrounds([str(picture)])  # what the file dialog calls; the file is checked off the GUI thread
+    qtbot.waitUntil(lambda: window.running_settings.get("effect") == "image", timeout=WAIT_MS)
+    assert "Added beach.png to your backgrounds." in window.message_bar.text()
+    assert window.running_settings.get("background") == str(picture)
     assert window.gallery.paths() == before + [str(picture)]
     assert [i.data(Qt.ItemDataRole.UserRole) for i in window.gallery.list.selectedItems()] == [str(picture)]
-    qtbot.waitUntil(lambda: settings_store.load()[0].user_backgrounds == [str(picture)], timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: settings_store.load()[0].app.user_backgrounds == [str(picture)], timeout=WAIT_MS)
 
     # dropping a picture on the window goes the same way
     dropped = tmp_path / "forest.jpg"
@@ -157,7 +158,7 @@ def test_added_background_is_used_and_remembered(qtbot, models_installed, open_w
                        Qt.KeyboardModifier.NoModifier)
     window.dropEvent(event)
     assert event.isAccepted()
-    qtbot.waitUntil(lambda: window.running_settings.background == str(dropped), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.running_settings.get("background") == str(dropped), timeout=WAIT_MS)
     assert window.gallery.paths()[-2:] == [str(picture), str(dropped)]
 
 
@@ -168,12 +169,13 @@ def test_corrupt_picture_gives_a_message_and_changes_nothing(qtbot, models_insta
     wait_for_frames(qtbot, window)
     settings, gallery = window.settings, window.gallery.paths()
 
-    assert window.add_backgrounds([str(broken)]) == []
-    assert "holiday.jpg is not an image segcam can read" in window.message_bar.text()
+    window.add_backgrounds([str(broken)])
+    qtbot.waitUntil(lambda: "holiday.jpg is not an image segcam can read" in window.message_bar.text(),
+                    timeout=WAIT_MS)
     assert window.message_bar.isVisible() and window.message_bar.level == "error"
     assert window.settings == settings and window.gallery.paths() == gallery
     wait_for_frames(qtbot, window)  # still running, still splash
-    assert window.running_settings.effect == "splash"
+    assert window.running_settings.get("effect") == "splash"
 
 
 def test_bad_source_is_refused_and_the_old_one_keeps_running(qtbot, models_installed, open_window, tmp_path):
@@ -181,8 +183,8 @@ def test_bad_source_is_refused_and_the_old_one_keeps_running(qtbot, models_insta
     wait_for_frames(qtbot, window)
     window.set_source(str(tmp_path / "missing.mp4"))
     qtbot.waitUntil(lambda: "does not exist" in window.message_bar.text(), timeout=WAIT_MS)
-    assert window.settings.source == window.running_settings.source != str(tmp_path / "missing.mp4")
-    assert window.source_panel.source.currentData() == window.settings.source
+    assert window.settings.get("source") == window.running_settings.get("source") != str(tmp_path / "missing.mp4")
+    assert window.source_panel.source.currentData() == window.settings.get("source")
     wait_for_frames(qtbot, window)
 
 
@@ -207,7 +209,7 @@ def test_no_camera_banner_opens_a_video_file(qtbot, models_installed, open_windo
     bar.action.click()
     assert asked == ["Open a video file as the camera"]
     wait_for_frames(qtbot, window)
-    assert window.running_settings.source == str(hamilton_clip)
+    assert window.running_settings.get("source") == str(hamilton_clip)
     assert "No camera" not in window.message_bar.text()
 
 
@@ -219,6 +221,7 @@ def test_banners_lie_over_the_preview_and_never_move_the_layout(qtbot, models_in
     broken = tmp_path / "holiday.jpg"
     broken.write_bytes(b"not a picture")
     window.add_backgrounds([str(broken)])
+    qtbot.waitUntil(lambda: "holiday.jpg" in window.message_bar.text(), timeout=WAIT_MS)
     qtbot.wait(50)  # a layout change would have happened by now
     assert "holiday.jpg" in window.message_bar.text() and window.message_bar.isVisible()
     assert {w: w.geometry() for w in before} == before
@@ -246,8 +249,8 @@ def test_long_video_name_keeps_the_window_within_1280x720(qtbot, models_installe
     window = open_window(effect="blur", output="none", source=str(clip))
     window.resize(1280, 720)
     wait_for_frames(qtbot, window)
-    assert window.set_background_video(str(video))
-    qtbot.waitUntil(lambda: window.running_settings.effect == "video", timeout=WAIT_MS)
+    window.set_background_video(str(video))
+    qtbot.waitUntil(lambda: window.running_settings.get("effect") == "video", timeout=WAIT_MS)
     qtbot.waitUntil(lambda: window.stats_bar.source_status.text().startswith(clip.name), timeout=WAIT_MS)
     qtbot.wait(50)
     hint = window.minimumSizeHint()
@@ -277,25 +280,25 @@ def test_settings_survive_a_restart(qtbot, models_installed, open_window, hamilt
     window = open_window(effect="none", output="none")
     wait_for_frames(qtbot, window)
     window.choose_effect("blur")
-    window.controls.blur.slider.setValue(80)  # as if dragged
-    window.controls.edge.slider.setValue(10)
+    window.controls.sliders["blur_strength"].slider.setValue(80)  # as if dragged
+    window.controls.sliders["edge_softness"].slider.setValue(10)
     window.resize(1000, 650)  # the offscreen screen is 800x800: heights fit, widths are clamped
-    qtbot.waitUntil(lambda: window.running_settings.blur_strength == 0.8
-                    and window.running_settings.edge_softness == 0.1, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.running_settings.get("blur_strength") == 0.8
+                    and window.running_settings.get("edge_softness") == 0.1, timeout=WAIT_MS)
     window.close()
 
     saved, warnings = settings_store.load()
     assert warnings == []
-    assert (saved.effect, saved.blur_strength, saved.edge_softness) == ("blur", 0.8, 0.1)
-    assert saved.source == str(hamilton_clip) and saved.window_geometry
+    assert (saved.get("effect"), saved.get("blur_strength"), saved.get("edge_softness")) == ("blur", 0.8, 0.1)
+    assert saved.get("source") == str(hamilton_clip) and saved.get("window_geometry")
 
     again = create_window(saved)
     qtbot.addWidget(again)
     again.show()
-    assert again.controls.blur.value() == 0.8 and again.effect_bar.buttons["blur"].isChecked()
+    assert again.controls.sliders["blur_strength"].value() == 0.8 and again.effect_bar.buttons["blur"].isChecked()
     assert again.height() == 650
     wait_for_frames(qtbot, again)
-    assert again.running_settings.blur_strength == 0.8
+    assert again.running_settings.get("blur_strength") == 0.8
 
 
 def test_broken_settings_file_falls_back_with_a_warning(qtbot, models_installed, open_window):
@@ -338,15 +341,15 @@ def test_settings_file_replaced_by_garbage_while_running(qtbot, models_installed
 
     def saved_blur():
         try:
-            return json.loads(path.read_text(encoding="utf-8")).get("effect") == "blur"
-        except (OSError, ValueError):
+            return json.loads(path.read_text(encoding="utf-8"))["effect"]["effect"] == "blur"  # by section
+        except (OSError, ValueError, KeyError, TypeError):
             return False
 
     qtbot.waitUntil(saved_blur, timeout=WAIT_MS)
     assert path.with_name("settings.json.broken").read_bytes() == garbage  # kept, never silently lost
     assert "kept as" in window.message_bar.text() and window.message_bar.level == "warning"
     wait_for_frames(qtbot, window)  # and the app goes on
-    assert settings_store.load() == (window.settings.replace(window_geometry=settings_store.load()[0].window_geometry),
+    assert settings_store.load() == (window.settings.replace(window_geometry=settings_store.load()[0].app.window_geometry),
                                      [])
 
 
@@ -432,8 +435,8 @@ def test_preview_views_and_mirror_are_for_the_preview_only(qtbot, models_install
     straight = grab()
     assert np.abs(mirrored - straight).mean() > 5
     assert np.abs(mirrored[:, ::-1] - straight).mean() < 2
-    assert window.settings.mirror is False  # what is sent is never flipped by the preview toggle
-    assert window.settings.preview_mirror is False  # remembered with the other settings
+    assert window.settings.get("mirror") is False  # what is sent is never flipped by the preview toggle
+    assert window.settings.get("preview_mirror") is False  # remembered with the other settings
 
     window.view_buttons["mask"].click()
     assert window.preview.view == "mask" and window.view_actions["mask"].isChecked()
@@ -521,10 +524,10 @@ def test_segcam_without_a_command_opens_the_app(qtbot, models_installed, hamilto
     QTimer.singleShot(100, close_when_sending)
     code = cli.main(["--source", str(hamilton_clip), "--effect", "splash", "--vcam-backend", vcam_backend])
     assert code == 0
-    assert seen["settings"].effect == "splash" and seen["settings"].source == str(hamilton_clip)
+    assert seen["settings"].get("effect") == "splash" and seen["settings"].get("source") == str(hamilton_clip)
     assert RecordingBackend.instances[0].closed
     saved, _ = settings_store.load()
-    assert saved.effect == "splash" and saved.source == str(hamilton_clip)
+    assert saved.get("effect") == "splash" and saved.get("source") == str(hamilton_clip)
     assert our_threads() == []
 
 
@@ -557,10 +560,34 @@ def test_diagnose_shows_the_doctor_report(qtbot, models_installed, open_window):
 
 
 def test_screenshot_script_renders_the_window(qtbot, models_installed, tmp_path):
-    from segcam.ui import screenshots
+    from tools import screenshots
 
     paths = screenshots.render(tmp_path, effects=["splash"], mask_view=False)
     assert [p.name for p in paths] == ["window-splash.png"]
     image = cv2.imread(str(paths[0]))
     assert image.shape[:2] == (screenshots.WINDOW_SIZE[1], screenshots.WINDOW_SIZE[0])
     assert our_threads() == []
+
+
+def test_the_adjust_panel_is_made_from_the_settings_and_the_registry(qtbot):
+    from segcam import effects
+    from segcam.ui.controls import EffectControls
+
+    panel = EffectControls()
+    qtbot.addWidget(panel)
+    panel.show()
+    for effect in effects.effects():
+        panel.show_settings(Settings(effect=effect.name, background_video="/videos/room.mp4"))
+        shown = {key for key, widget in panel.widgets.items() if widget.isVisible()}
+        mask = {"edge_softness", "smoothing"} if effect.uses_mask else set()
+        # the threshold has no control in the app yet; the gallery chooses pictures
+        assert shown == ({*effect.reads} - {"background"}) | mask | {"mirror"}, effect.name
+        assert panel.heading.text() == effect.label
+    assert panel.sliders["blur_strength"].name.text() == "Blur strength"
+    assert panel.sliders["splash_strength"].name.text() == "Grey amount"
+    assert panel.video_name.text() == "room.mp4"
+    changes = []
+    panel.changed.connect(changes.append)
+    panel.sliders["smoothing"].slider.setValue(25)
+    panel.checks["mirror"].setChecked(True)
+    assert changes == [{"smoothing": 0.25}, {"mirror": True}]

@@ -74,7 +74,7 @@ def test_choosing_an_installed_model_while_waiting_starts_it(qtbot, shared_model
     choose_in_model_box(window, "mediapipe-general")
     qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=WAIT_MS)
     wait_for_frames(qtbot, window)
-    assert window.running_settings.model == "mediapipe-general"
+    assert window.running_settings.get("model") == "mediapipe-general"
     assert window.controller.pipeline.stats.model == "mediapipe-general"
     assert "segcam needs" not in window.message_bar.text()  # closing the dialog was not a refusal
 
@@ -176,7 +176,7 @@ def test_models_that_need_a_download_are_marked_and_offline_the_old_one_keeps_ru
 
     wait_for_frames(qtbot, window)  # never stopped
     assert window.controller.pipeline is pipeline and pipeline.running
-    assert window.running_settings.model == "auto" and box.currentData() == "auto"
+    assert window.running_settings.get("model") == "auto" and box.currentData() == "auto"
     assert pipeline.stats.model == "mediapipe-landscape"
 
 
@@ -197,7 +197,7 @@ def test_a_model_that_cannot_load_leaves_the_running_one_alone(qtbot, own_data_d
     assert window.model_panel.model.currentData() == "auto" and not window.model_panel.loading.isVisible()
     wait_for_frames(qtbot, window)
     assert window.controller.pipeline is pipeline and pipeline.running
-    assert window.running_settings.model == "auto" and pipeline.stats.model == "mediapipe-landscape"
+    assert window.running_settings.get("model") == "auto" and pipeline.stats.model == "mediapipe-landscape"
 
 
 def test_switching_to_an_installed_model_keeps_the_pipeline_running(qtbot, own_data_dir, open_window):
@@ -212,6 +212,6 @@ def test_switching_to_an_installed_model_keeps_the_pipeline_running(qtbot, own_d
     assert window.model_panel.model.currentData() == "lraspp-mobilenet-v3"
     qtbot.waitUntil(lambda: pipeline.stats.model == "lraspp-mobilenet-v3", timeout=120000)
     assert window.controller.pipeline is pipeline and pipeline.running  # switched, never stopped
-    assert not window.model_panel.loading.isVisible() and window.running_settings.model == "lraspp-mobilenet-v3"
+    assert not window.model_panel.loading.isVisible() and window.running_settings.get("model") == "lraspp-mobilenet-v3"
     wait_for_frames(qtbot, window)
 

@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtGui import QImage
 from PySide6.QtSvg import QSvgRenderer
 
-from segcam.backgrounds import read_image
+from segcam.backgrounds import load_image
 from segcam.ui import resources
 
 ASSETS = resources.assets_dir()
@@ -26,7 +26,7 @@ def test_default_backgrounds_are_readable_hd_and_small():
     backgrounds = resources.default_backgrounds()
     assert len(backgrounds) >= 5
     for path in backgrounds:
-        image = read_image(path)  # what the app and the compositor use
+        image = load_image(path)  # what the app and the compositor use
         assert image.shape == (720, 1280, 3)
         assert image.std() > 2  # a picture, not a blank
     assert sum(p.stat().st_size for p in backgrounds) < 500 * 1024

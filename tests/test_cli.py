@@ -75,9 +75,9 @@ def test_image_background_pixels_come_from_the_image(models_installed, hamilton_
                    "--output", out, "--max-frames", 30) == 0
     frames = read_video(out)
     assert len(frames) == 30
-    from segcam.backgrounds import fill, read_image
+    from segcam.backgrounds import fill, load_image
 
-    expected = fill(read_image(image_path), 640, 360).astype(int)
+    expected = fill(load_image(image_path), 640, 360).astype(int)
     person, background = regions(alphas_for(clip_frames[:30])[20])
     assert np.abs(frames[20].astype(int)[background] - expected[background]).mean() < 6
     assert np.abs(frames[20].astype(int)[person] - clip_frames[20].astype(int)[person]).mean() < 6
@@ -165,7 +165,8 @@ def test_corrupt_weights_file_is_refused(tmp_path, capsys):
     bad.write_bytes(b"TFL3" + b"\x00" * 1000)
     assert cli.main(["models", "import", str(bad)]) == 2
     assert "segcam" in capsys.readouterr().err
-    assert not list(weights.models_dir().glob("*.pt")) if weights.models_dir().exists() else True
+    # nothing was installed from it: no converted weights, and the bad file was not kept either
+    assert list(weights.models_dir().glob("*.pt")) == [] and not (weights.models_dir() / bad.name).exists()
 
 
 def test_models_import_and_list(shared_models, capsys):
@@ -218,10 +219,12 @@ def test_app_without_a_desktop_session_says_so(monkeypatch, capsys):
 
 
 def test_has_display_rules():
-    assert cli.has_display({}, "win32") and cli.has_display({}, "darwin")
-    assert not cli.has_display({}, "linux")
-    assert cli.has_display({"WAYLAND_DISPLAY": "wayland-0"}, "linux")
-    assert cli.has_display({"QT_QPA_PLATFORM": "offscreen"}, "linux")
+    from segcam.system import has_display
+
+    assert has_display({}, "win32") and has_display({}, "darwin")
+    assert not has_display({}, "linux")
+    assert has_display({"WAYLAND_DISPLAY": "wayland-0"}, "linux")
+    assert has_display({"QT_QPA_PLATFORM": "offscreen"}, "linux")
 
 
 # -- damaged caches (converted weights, ONNX exports) are made again, never a traceback
@@ -354,8 +357,9 @@ def test_damaged_input_is_not_reported_as_success(models_installed, hamilton_cli
 
 
 @pytest.mark.parametrize("effect, background, message", [
-    ("video", "IMAGE", "anilsathyan_beach.jpg is a picture, not a video — use the image effect for it."),
-    ("image", "CLIP", "is a video, not a picture — use the video effect for it."),
+    # the engine names the setting; the command line names the option that sets it
+    ("video", "IMAGE", "anilsathyan_beach.jpg is a picture, not a video — use the image effect for it (--background)."),
+    ("image", "CLIP", "is a video, not a picture — use the video effect for it (--background)."),
 ])
 def test_background_of_the_wrong_kind(effect, background, message, models_installed, hamilton_clip, shared_dir,
                                       tmp_path, capsys):
@@ -421,3 +425,49 @@ def test_progress_bar_for_a_file_run(models_installed, hamilton_clip, tmp_path, 
     assert "Done. 30 frames" in err
     assert run_cli("--source", hamilton_clip, "--output", tmp_path / "b.mp4", "--max-frames", 30) == 0
     assert capsys.readouterr().err == ""
+
+
+# -- options from the settings and the effects registry; --settings FILE ------------------------
+
+def test_every_effect_and_mask_setting_has_an_option(capsys):
+    args = cli.build_parser().parse_args(["run", "--blur-strength", "0.8", "--splash-strength", "0.3",
+                                          "--edge-softness", "0.1", "--smoothing", "0.9", "--threshold", "0.4",
+                                          "--color", "1,2,3", "--mirror"])
+    s = cli.settings_from_args(args)
+    assert (s.effect.blur_strength, s.effect.splash_strength, s.effect.color, s.effect.mirror) == (0.8, 0.3, (1, 2, 3),
+                                                                                                   True)
+    assert (s.mask.edge_softness, s.mask.smoothing, s.mask.threshold) == (0.1, 0.9, 0.4)
+    for bad in (["--blur-strength", "2"], ["--smoothing", "nan"], ["--threshold", "1"]):
+        with pytest.raises(SystemExit) as exc:
+            cli.main(["run", *bad])
+        assert exc.value.code == 2
+    assert "must be" in capsys.readouterr().err
+
+
+def test_run_starts_from_a_settings_file_and_the_options_given(tmp_path, capsys):
+    from segcam import settings as settings_store
+
+    path = tmp_path / "settings.json"
+    settings_store.save(Settings(source="talk.mp4", effect="splash", splash_strength=0.3, smoothing=0.8), path)
+    args = cli.build_parser().parse_args(["run", "--settings", str(path), "--splash-strength", "0.6"])
+    s = cli.settings_from_args(args, cli.base_settings(args))
+    assert (s.source.name, s.effect.name, s.effect.splash_strength, s.mask.smoothing) == ("talk.mp4", "splash", 0.6,
+                                                                                         0.8)
+    settings_store.save(Settings(effect="solid", blur_strength=0.1))  # the app's saved choices
+    plain = cli.build_parser().parse_args(["run"])
+    assert cli.settings_from_args(plain, cli.base_settings(plain)) == Settings()  # not those: the defaults  # without --settings: the defaults, not the app's saved choices
+    (tmp_path / "broken.json").write_text("[1, 2")
+    assert cli.main(["run", "--settings", str(tmp_path / "broken.json")]) == 2
+    assert one_line(capsys.readouterr().err).endswith("(--settings).")
+
+
+def test_blur_strength_reaches_the_output(models_installed, hamilton_clip, clip_frames, tmp_path):
+    outputs = {}
+    for strength in ("0.1", "0.8"):
+        outputs[strength] = tmp_path / f"blur-{strength}.mp4"
+        assert run_cli("--source", hamilton_clip, "--effect", "blur", "--blur-strength", strength, "--output",
+                       outputs[strength], "--max-frames", 32) == 0
+    _, background = regions(alphas_for(clip_frames[:32])[30])
+    lap = lambda img: np.abs(cv2.Laplacian(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), cv2.CV_32F))[background].mean()
+    light, strong = (lap(read_video(outputs[s])[30]) for s in ("0.1", "0.8"))
+    assert strong < 0.7 * light < 0.7 * lap(clip_frames[30])

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from segcam import cli, doctor
+from segcam import cli, doctor, system
 from segcam.doctor import CheckResult, Host, TorchFacts
 
 UBUNTU = 'NAME="Ubuntu"\nID=ubuntu\nID_LIKE=debian\n'
@@ -444,7 +444,7 @@ def test_qt_failures_get_fixes():
     assert "sudo apt install libxcb-cursor0" in doctor.check_qt(False, cursor, "Linux", display=False).fix
     libraries = doctor.check_qt(False, "could not load xcb", "Linux", display=True)
     assert "libxcb-cursor0" in libraries.fix and "QT_QPA_PLATFORM=wayland" in libraries.fix
-    assert doctor.has_display({"WAYLAND_DISPLAY": "wayland-0"}) and not doctor.has_display({})
+    assert system.has_display({"WAYLAND_DISPLAY": "wayland-0"}, "linux") and not system.has_display({}, "linux")
 
 
 # -- the report ------------------------------------------------------------------------------

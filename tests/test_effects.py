@@ -2,12 +2,17 @@ import cv2
 import numpy as np
 import pytest
 
-from segcam.backgrounds import VideoBackground, fill, read_image
+from segcam.backgrounds import VideoBackground, fill, load_image
 from segcam.effects import Compositor, blend, blur_background
-from segcam.errors import BackgroundError
+from segcam.errors import BackgroundError, SettingsError
 from segcam.settings import Settings
 
 H, W = 120, 160
+
+
+def effect_settings(**keys):
+    """The compositor's section of the settings these keys make."""
+    return Settings(**keys).effect
 
 
 @pytest.fixture
@@ -38,7 +43,7 @@ def test_blend_half_alpha_is_the_mean():
 
 def test_splash_greys_background_and_keeps_person_colour(scene):
     frame, alpha = scene
-    out = Compositor(Settings(effect="splash")).compose(frame, alpha)
+    out = Compositor(effect_settings(effect="splash")).compose(frame, alpha)
     background = out[:, W // 2 :].astype(int)
     assert np.all(np.abs(background[..., 0] - background[..., 1]) <= 1)
     assert np.all(np.abs(background[..., 1] - background[..., 2]) <= 1)
@@ -47,22 +52,22 @@ def test_splash_greys_background_and_keeps_person_colour(scene):
 
 def test_splash_strength_zero_keeps_colour(scene):
     frame, alpha = scene
-    out = Compositor(Settings(effect="splash", splash_strength=0.0)).compose(frame, alpha)
+    out = Compositor(effect_settings(effect="splash", splash_strength=0.0)).compose(frame, alpha)
     assert np.abs(out.astype(int) - frame).max() <= 1
 
 
 def test_solid_uses_rgb_colour(scene):
     frame, alpha = scene
-    out = Compositor(Settings(effect="solid", color=(0, 177, 64))).compose(frame, alpha)
+    out = Compositor(effect_settings(effect="solid", color=(0, 177, 64))).compose(frame, alpha)
     assert tuple(out[5, W - 5]) == (64, 177, 0)  # BGR
     assert np.array_equal(out[:, : W // 2], frame[:, : W // 2])
 
 
 def test_solid_colour_change_is_applied(scene):
     frame, alpha = scene
-    compositor = Compositor(Settings(effect="solid", color=(255, 0, 0)))
+    compositor = Compositor(effect_settings(effect="solid", color=(255, 0, 0)))
     compositor.compose(frame, alpha)
-    compositor.update(Settings(effect="solid", color=(0, 0, 255)))
+    compositor.update(effect_settings(effect="solid", color=(0, 0, 255)))
     assert tuple(compositor.compose(frame, alpha)[5, W - 5]) == (255, 0, 0)
 
 
@@ -80,14 +85,14 @@ def test_blur_leaves_no_person_halo(scene):
 
 def test_blur_keeps_person_and_changes_background(scene):
     frame, alpha = scene
-    out = Compositor(Settings(effect="blur", blur_strength=1.0)).compose(frame, alpha)
+    out = Compositor(effect_settings(effect="blur", blur_strength=1.0)).compose(frame, alpha)
     assert np.array_equal(out[:, : W // 2], frame[:, : W // 2])
     assert np.abs(out[:, W // 2 + 10 :].astype(int) - frame[:, W // 2 + 10 :]).mean() > 5
 
 
 def test_mirror_flips_output(scene):
     frame, alpha = scene
-    out = Compositor(Settings(effect="none", mirror=True)).compose(frame, alpha)
+    out = Compositor(effect_settings(effect="none", mirror=True)).compose(frame, alpha)
     assert np.array_equal(out, frame[:, ::-1])
 
 
@@ -97,7 +102,7 @@ def test_image_background_fills_and_is_cached(tmp_path, scene):
     image[:, :, 1] = 255
     path = tmp_path / "wide.png"
     cv2.imwrite(str(path), image)
-    compositor = Compositor(Settings(effect="image", background=str(path)))
+    compositor = Compositor(effect_settings(effect="image", background=str(path)))
     out = compositor.compose(frame, alpha)
     assert np.all(out[:, W // 2 :] == (0, 255, 0))
     first = compositor.background(frame, alpha)
@@ -115,35 +120,35 @@ def test_fill_covers_without_distortion():
 
 def test_missing_background_is_a_clear_error(tmp_path):
     with pytest.raises(BackgroundError, match="does not exist"):
-        Compositor(Settings(effect="image", background=str(tmp_path / "nope.jpg")))
+        Compositor(effect_settings(effect="image", background=str(tmp_path / "nope.jpg")))
 
 
 def test_non_image_background_is_a_clear_error(tmp_path):
     path = tmp_path / "notes.jpg"
     path.write_text("this is not a picture")
     with pytest.raises(BackgroundError, match="not an image"):
-        read_image(path)
+        load_image(path)
 
 
 def test_image_effect_without_background_is_a_clear_error():
     with pytest.raises(BackgroundError, match="needs a background image"):
-        Compositor(Settings(effect="image"))
+        Compositor(effect_settings(effect="image"))
 
 
 def test_bad_background_update_changes_nothing(tmp_path, scene):
     frame, alpha = scene
-    compositor = Compositor(Settings(effect="splash"))
+    compositor = Compositor(effect_settings(effect="splash"))
     before = compositor.compose(frame, alpha)
     with pytest.raises(BackgroundError):
-        compositor.update(Settings(effect="image", background=str(tmp_path / "missing.png")))
-    assert compositor.settings.effect == "splash"
+        compositor.update(effect_settings(effect="image", background=str(tmp_path / "missing.png")))
+    assert compositor.settings.name == "splash"
     assert np.array_equal(compositor.compose(frame, alpha), before)
 
 
 def test_huge_background_image_is_decoded_small(tmp_path):
     path = tmp_path / "huge.png"
     cv2.imwrite(str(path), np.full((10000, 10000, 3), 90, np.uint8), [cv2.IMWRITE_PNG_COMPRESSION, 1])
-    image = read_image(path)
+    image = load_image(path)
     assert max(image.shape[:2]) <= 2500
     assert image[0, 0].tolist() == [90, 90, 90]
     assert fill(image, 1280, 720).shape == (720, 1280, 3)
@@ -172,4 +177,66 @@ def test_video_background_rejects_non_video(tmp_path):
 def test_shared_backgrounds_load(shared_dir):
     folder = shared_dir / "data" / "backgrounds" / "images"
     for path in sorted(folder.glob("*"))[:5]:
-        assert fill(read_image(path), 1280, 720).shape == (720, 1280, 3)
+        assert fill(load_image(path), 1280, 720).shape == (720, 1280, 3)
+
+
+# -- the registry ----------------------------------------------------------------------------------
+
+def test_the_registry_knows_every_effect_in_order_and_what_each_reads():
+    from segcam import effects
+
+    assert effects.names() == ["none", "blur", "image", "video", "splash", "solid"]
+    assert effects.get("blur").reads == ("blur_strength",) and effects.get("video").needs == "background_video"
+    assert [stage.name for stage in effects.stages("after")] == ["mirror"]
+    with pytest.raises(SettingsError, match="Unknown effect 'sparkle'") as error:
+        effects.get("sparkle")
+    assert error.value.setting == "effect"
+
+
+def test_a_new_effect_and_a_new_stage_need_only_their_own_class(scene):
+    """What one new module in segcam/effects/ does: register; the compositor, the command line's
+    choices and the app's buttons then find it."""
+    from segcam import cli, effects
+    from segcam.effects import registry
+
+    frame, alpha = scene
+
+    @effects.register
+    class Inverse(effects.Effect):
+        name, label, hint, order, reads = "inverse", "Inverse", "The room in negative", 60, ("splash_strength",)
+
+        def background(self, frame, alpha):
+            return 255 - frame
+
+    @effects.register_stage
+    class Darker(effects.Stage):
+        name, where, order = "darker", "before", 10
+
+        @classmethod
+        def enabled(cls, settings):
+            return settings.splash_strength < 0.5
+
+        def before(self, frame, alpha):
+            return frame // 2, alpha
+
+    try:
+        out = Compositor(effect_settings(effect="inverse")).compose(frame, alpha)
+        assert np.array_equal(out[:, W // 2:], 255 - frame[:, W // 2:])
+        darker = Compositor(effect_settings(effect="inverse", splash_strength=0.2)).compose(frame, alpha)
+        assert np.array_equal(darker[:, : W // 2], frame[:, : W // 2] // 2)  # the stage ran before the effect
+        assert "inverse" in effects.names() and Settings(effect="inverse").validate().effect.name == "inverse"
+        assert "inverse" in cli.build_parser().parse_args(["run", "--effect", "inverse"]).effect
+    finally:
+        registry._EFFECTS.pop("inverse")
+        registry._STAGES.pop("darker")
+
+
+def test_an_effect_change_that_fails_keeps_the_loaded_background(tmp_path, scene):
+    frame, alpha = scene
+    path = tmp_path / "bg.png"
+    cv2.imwrite(str(path), np.full((50, 80, 3), 77, np.uint8))
+    compositor = Compositor(effect_settings(effect="image", background=str(path)))
+    before = compositor.compose(frame, alpha)
+    with pytest.raises(BackgroundError):
+        compositor.update(effect_settings(effect="video", background_video=str(tmp_path / "missing.mp4")))
+    assert compositor.settings.name == "image" and np.array_equal(compositor.compose(frame, alpha), before)

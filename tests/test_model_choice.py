@@ -44,18 +44,20 @@ def test_the_best_model_that_fits_the_budget(rvm_installed):
 def test_figures_are_measured_once_and_kept(rvm_weights_dir, tmp_path, monkeypatch):
     import shutil
 
+    from segcam.processor import time_model
+
     data = tmp_path / "data"
     shutil.copytree(rvm_weights_dir, data)
     monkeypatch.setenv("SEGCAM_DATA_DIR", str(data))
     settings = Settings(quality="fast")
-    first = model_choice.measured_ms("rvm", 320, 180, settings)  # the real path, a second or two
+    first = model_choice.kept(time_model)("rvm", 320, 180, settings)  # the real path, a second or two
     assert first > 0 and (data / "model-speed.json").exists()
-    monkeypatch.setattr(model_choice, "time_model", lambda *a: pytest.fail("measured twice"))
-    assert model_choice.measured_ms("rvm", 320, 180, settings) == pytest.approx(first, abs=0.01)
+    assert model_choice.kept(lambda *a: pytest.fail("measured twice"))("rvm", 320, 180, settings) == \
+        pytest.approx(first, abs=0.01)
     (data / "model-speed.json").write_text("{ damaged")  # a damaged file is measured again, no traceback
-    monkeypatch.setattr(model_choice, "time_model", lambda *a: 7.5)
-    assert model_choice.measured_ms("rvm", 320, 180, settings) == 7.5
-    assert model_choice.measured_ms("rvm", 320, 180, Settings(quality="best")) == 7.5  # another key: measured
+    assert model_choice.kept(lambda *a: 7.5)("rvm", 320, 180, settings) == 7.5
+    assert model_choice.kept(lambda *a: 9.5)("rvm", 320, 180, Settings(quality="best")) == 9.5  # another key
+    assert model_choice.kept(lambda *a: 1.0)("rvm", 320, 180, settings) == 7.5  # the kept figure
 
 
 def test_keeps_up_forgives_a_few_slow_frames():
@@ -65,7 +67,7 @@ def test_keeps_up_forgives_a_few_slow_frames():
 
 
 def test_processor_steps_down_from_a_model_that_cannot_keep_up(rvm_installed, monkeypatch):
-    monkeypatch.setattr(model_choice, "measured_ms", lambda *a: 5.0)  # a fast machine
+    monkeypatch.setattr(model_choice, "kept", lambda timer: lambda *a: 5.0)  # a fast machine
     processor = FrameProcessor(Settings(model="auto", effect="blur"))
     frame = np.full((180, 320, 3), 90, np.uint8)
     processor.process(frame)
@@ -81,7 +83,7 @@ def test_processor_steps_down_from_a_model_that_cannot_keep_up(rvm_installed, mo
 
 
 def test_evaluation_picks_by_shape_not_by_speed(rvm_installed, monkeypatch):
-    monkeypatch.setattr(model_choice, "measured_ms", lambda *a: pytest.fail("eval measured speed"))
+    monkeypatch.setattr(model_choice, "kept", lambda timer: lambda *a: pytest.fail("eval measured speed"))
     processor = FrameProcessor(Settings(model="auto"), choose_by_speed=False)
     processor.matte(np.full((180, 320, 3), 90, np.uint8))
     assert processor.segmenter.name == "mediapipe-landscape"

@@ -82,7 +82,7 @@ def test_bad_background_update_is_refused_and_pipeline_goes_on(models_installed,
     pipeline = Pipeline(settings).start()
     with pytest.raises(BackgroundError):
         pipeline.update(settings.replace(effect="image", background=str(tmp_path / "missing.png")))
-    assert pipeline.settings.effect == "splash"
+    assert pipeline.settings.get("effect") == "splash"
     pipeline.wait(timeout=60)
     pipeline.stop()
     assert pipeline.error is None and pipeline.stats.frames == 30

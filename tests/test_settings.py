@@ -8,7 +8,7 @@ from segcam.settings import Settings
 
 
 def test_defaults_are_valid():
-    assert Settings().validate().effect == "blur"
+    assert Settings().validate().effect.name == "blur"
 
 
 @pytest.mark.parametrize("change", [{"effect": "sparkle"}, {"device": "tpu"}, {"blur_strength": 2.0},
@@ -39,9 +39,9 @@ def test_wrong_types_fall_back_per_key(tmp_path):
     path = tmp_path / "settings.json"
     path.write_text(json.dumps({"effect": "splash", "blur_strength": "lots", "mirror": "yes"}))
     loaded, warnings = settings_module.load(path)
-    assert loaded.effect == "splash"
-    assert loaded.blur_strength == Settings().blur_strength
-    assert loaded.mirror is False
+    assert loaded.effect.name == "splash"
+    assert loaded.effect.blur_strength == Settings().effect.blur_strength
+    assert loaded.effect.mirror is False
     assert len(warnings) == 2
 
 
@@ -50,7 +50,7 @@ def test_out_of_range_values_fall_back_to_defaults_but_keep_user_backgrounds(tmp
     path.write_text(json.dumps({"effect": "nope", "user_backgrounds": ["/a.png"]}))
     loaded, warnings = settings_module.load(path)
     assert loaded.effect == Settings().effect
-    assert loaded.user_backgrounds == ["/a.png"]
+    assert loaded.app.user_backgrounds == ["/a.png"]
     assert warnings
 
 
@@ -107,7 +107,7 @@ def _random_json(rng, depth=0):
     return {rng.choice(FIELDS + ["junk"]): _random_json(rng, depth + 1) for _ in range(rng.randint(0, 5))}
 
 
-FIELDS = [f.name for f in __import__("dataclasses").fields(Settings)]
+FIELDS = list(settings_module.FIELDS)  # the keys of a flat (version 1) settings file
 
 
 def test_load_survives_random_json_and_random_bytes(tmp_path):
@@ -140,3 +140,67 @@ def test_load_survives_random_json_and_random_bytes(tmp_path):
             assert (tmp_path / "settings.json.broken").read_bytes() == blob
         else:
             assert all(isinstance(w, str) and "\n" not in w for w in warnings)
+
+
+# -- sections, keys and the file's versions ------------------------------------------------------
+
+def test_each_stage_has_its_section_and_every_setting_one_key():
+    s = Settings(source="talk.mp4", model="rvm", smoothing=0.2, effect="splash", output="out.mp4",
+                 user_backgrounds=["/a.png"])
+    assert (s.source.name, s.model.name, s.mask.smoothing, s.effect.name, s.output.target) == \
+        ("talk.mp4", "rvm", 0.2, "splash", "out.mp4")
+    assert s.app.user_backgrounds == ["/a.png"]
+    assert [s.get(key) for key in ("source", "model", "smoothing", "effect", "output")] == \
+        ["talk.mp4", "rvm", 0.2, "splash", "out.mp4"]
+    changed = s.replace(effect="blur", blur_strength=0.9)
+    assert changed.effect.name == "blur" and changed.source is s.source and s.effect.name == "splash"
+    with pytest.raises(TypeError):
+        Settings(sparkle=1)
+
+
+def test_errors_name_the_setting_and_the_option_that_sets_it():
+    with pytest.raises(SettingsError) as error:
+        Settings(blur_strength=2.0).validate()
+    assert error.value.setting == "blur_strength"
+    assert settings_module.flag("blur_strength") == "--blur-strength"
+    assert settings_module.flag("width") == "--size" and settings_module.flag("background_video") == "--background"
+
+
+def test_a_flat_file_of_an_earlier_version_is_read_and_saved_by_section(tmp_path):
+    path = tmp_path / "settings.json"
+    flat = {"source": "/videos/talk.mp4", "width": 640, "height": 360, "fps": 25.0, "loop": True,
+            "effect": "image", "background": "/x/beach.jpg", "background_video": "", "color": [1, 2, 3],
+            "blur_strength": 0.7, "splash_strength": 0.4, "edge_softness": 0.1, "smoothing": 0.9,
+            "threshold": None, "mirror": True, "model": "auto", "device": "cpu", "quality": "best",
+            "output": "none", "vcam_backend": None, "vcam_device": "/dev/video10", "max_frames": None,
+            "user_backgrounds": ["/x/beach.jpg"], "preview_mirror": False, "window_geometry": "AAA="}
+    path.write_text(json.dumps(flat))  # what segcam wrote before settings had sections
+    loaded, warnings = settings_module.load(path)
+    assert warnings == []
+    assert {key: loaded.get(key) for key in flat} == {**flat, "color": (1, 2, 3)}
+    settings_module.save(loaded, path)
+    saved = json.loads(path.read_text())
+    assert saved["version"] == 2 and set(saved) == {"version", "source", "model", "mask", "effect", "output", "app"}
+    assert saved["effect"]["blur_strength"] == 0.7 and saved["source"]["source"] == "/videos/talk.mp4"
+    assert settings_module.load(path) == (loaded, [])
+
+
+def test_a_section_out_of_range_falls_back_alone(tmp_path):
+    path = tmp_path / "settings.json"
+    data = Settings(effect="splash", smoothing=0.9).to_dict()
+    data["source"]["width"] = -5
+    data["mask"] = "not a section"
+    path.write_text(json.dumps(data))
+    loaded, warnings = settings_module.load(path)
+    assert loaded.source == Settings().source and loaded.mask == Settings().mask
+    assert loaded.effect.name == "splash"  # the other sections are kept
+    assert len(warnings) == 2 and any("source" in w for w in warnings) and any("mask" in w for w in warnings)
+
+
+def test_a_settings_file_named_by_the_user_is_never_moved(tmp_path):
+    path = tmp_path / "mine.json"
+    path.write_text("{ not json")
+    with pytest.raises(SettingsError, match="Cannot read settings file") as error:
+        settings_module.read(path)
+    assert error.value.setting == "settings" and path.read_text() == "{ not json"
+    assert list(tmp_path.iterdir()) == [path]

@@ -14,18 +14,11 @@ import pytest
 from recording_backend import BGR_FOURCC, DEVICE, MissingDriverBackend, RecordingBackend, registered
 
 from segcam.errors import OutputError, SegcamError, VirtualCameraError
+from segcam.io import video_frames
 from segcam.sinks import CallbackSink, VideoFileSink, VirtualCameraSink, fit
 
+from helpers import read_video
 from media import FailingFile
-
-
-def read_back(path) -> list[np.ndarray]:
-    capture = cv2.VideoCapture(str(path))
-    frames = []
-    while (result := capture.read())[0]:
-        frames.append(result[1])
-    capture.release()
-    return frames
 
 
 def current_umask() -> int:
@@ -35,10 +28,8 @@ def current_umask() -> int:
 
 
 def clip_images(path, count: int) -> list[np.ndarray]:
-    capture = cv2.VideoCapture(str(path))
-    images = [capture.read()[1] for _ in range(count)]
-    capture.release()
-    assert all(image is not None for image in images)
+    images = video_frames(path, limit=count)
+    assert len(images) == count
     return images
 
 
@@ -128,7 +119,7 @@ def test_video_file_round_trip(suffix, tmp_path, carphone_clip, hamilton_clip):
     with VideoFileSink(path, 176, 144, 29.97) as sink:
         for image in images:
             sink.send(image)
-        assert sink.frames_written == len(images)
+        assert sink.frames_sent == len(images)
     capture = cv2.VideoCapture(str(path))
     written = []
     while (result := capture.read())[0]:
@@ -177,7 +168,7 @@ def test_video_file_is_h264_with_the_source_sound(tmp_path, hamilton_clip):
     assert streams["video"][0] == "h264" and streams["audio"][0] == "aac"
     # the sound is cut where the pictures end (90 frames at 29.97 fps: 3.0 s), within a packet
     assert abs(streams["audio"][1] - 90 / 29.97) < 0.1
-    assert len(read_back(path)) == 90
+    assert len(read_video(path)) == 90
     assert sorted(os.listdir(tmp_path)) == ["out.mp4"]
 
 
@@ -222,7 +213,7 @@ def test_without_pyav_opencv_writes_and_says_the_sound_is_lost(tmp_path, hamilto
         assert len(sink.notes) == 1 and "PyAV is not installed" in sink.notes[0] and "sound" in sink.notes[0]
         for image in clip_images(hamilton_clip, 5):
             sink.send(image)
-    assert len(read_back(path)) == 5
+    assert len(read_video(path)) == 5
 
 
 def test_without_pyav_a_full_disk_is_found_from_the_free_space(tmp_path, carphone_clip, monkeypatch):
@@ -238,7 +229,7 @@ def test_without_pyav_a_full_disk_is_found_from_the_free_space(tmp_path, carphon
             sink.send(image)
     with pytest.raises(OutputError, match="holds the first 12 frames and plays"):
         sink.close()
-    assert len(read_back(path)) == 12 and sorted(os.listdir(tmp_path)) == ["out.mp4"]
+    assert len(read_video(path)) == 12 and sorted(os.listdir(tmp_path)) == ["out.mp4"]
 
 
 def test_a_write_that_fails_stops_with_one_sentence_and_keeps_what_plays(tmp_path, hamilton_clip):
@@ -249,14 +240,14 @@ def test_a_write_that_fails_stops_with_one_sentence_and_keeps_what_plays(tmp_pat
     with pytest.raises(OutputError) as failed:
         for image in images:
             sink.send(image)
-    assert sink.frames_written < 200
+    assert sink.frames_sent < 200
     with pytest.raises(OutputError) as closed:
         sink.close()
     message = str(closed.value)
     assert closed.value is failed.value and len(message.splitlines()) == 1
     kept = int(re.search(r"out.mp4 holds the first (\d+) frames and plays\.$", message).group(1))
-    assert message.startswith(f"The disk holding {path} is full: segcam stopped after {sink.frames_written} frames;")
-    assert 0 < kept <= sink.frames_written and len(read_back(path)) == kept
+    assert message.startswith(f"The disk holding {path} is full: segcam stopped after {sink.frames_sent} frames;")
+    assert 0 < kept <= sink.frames_sent and len(read_video(path)) == kept
     assert sorted(os.listdir(tmp_path)) == ["out.mp4"]
 
 
@@ -283,7 +274,7 @@ def test_output_appears_only_when_finished(tmp_path, carphone_clip):
         assert path.read_bytes() == b"older"  # still the old file while the new one is written
         (temporary,) = [name for name in os.listdir(tmp_path) if name != "out.mp4"]
         assert temporary.startswith(".out.") and temporary.endswith(".partial.mp4")
-    assert len(read_back(path)) == 10 and sorted(os.listdir(tmp_path)) == ["out.mp4"]
+    assert len(read_video(path)) == 10 and sorted(os.listdir(tmp_path)) == ["out.mp4"]
     assert os.stat(path).st_mode & 0o777 == 0o666 & ~current_umask()
 
 
@@ -326,7 +317,7 @@ def test_odd_sizes_are_padded_and_said(suffix, tmp_path, hamilton_clip):
         assert len(sink.notes) == 1 and "334x200" in sink.notes[0] and "333x199" in sink.notes[0]
         for image in images:
             sink.send(image)
-    written = read_back(path)
+    written = read_video(path)
     assert written[2].shape == (200, 334, 3)
     assert np.abs(written[2][:199, :333].astype(int) - images[2]).mean() < 6
 

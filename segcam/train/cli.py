@@ -5,14 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 
-
-def _size(text: str) -> tuple[int, int]:
-    """WxH -> (height, width)."""
-    try:
-        width, height = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"size must look like 256x144, got {text!r}") from None
-    return height, width
+from segcam.argtypes import parse_size
+from segcam.settings import DEVICES
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,7 +15,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                              "(fine-tune), or a segcam model file to continue from (default segnet)")
     parser.add_argument("--out", required=True, metavar="DIR",
                         help="folder for checkpoint.pt, history.jsonl and best.pt (the model file)")
-    parser.add_argument("--input-size", type=_size, metavar="WxH", help="segnet's input size (default 256x144)")
+    parser.add_argument("--input-size", type=parse_size, metavar="WxH", help="segnet's input size (default 256x144)")
     data = parser.add_argument_group("data")
     data.add_argument("--folder", action="append", default=[], metavar="PATH",
                       help="labelled data: a folder with images/ and masks/ (PNG, 255 = person), or a "
@@ -49,7 +43,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     opt.add_argument("--no-augment", action="store_true", help="train on whole images, unaugmented")
     opt.add_argument("--threshold", type=float, default=0.5, help="threshold for validation IoU (default 0.5)")
     opt.add_argument("--workers", type=int, help="data loader processes (default 0 on a CPU, 4 on a GPU)")
-    opt.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+    opt.add_argument("--device", default="auto", choices=DEVICES)
     opt.add_argument("--seed", type=int, default=0)
     opt.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.pt")
     opt.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -59,7 +53,8 @@ def run_train(args: argparse.Namespace) -> int:
     from segcam.train.loop import TrainConfig, train
 
     config = TrainConfig(
-        out_dir=args.out, model=args.model, input_size=args.input_size, folders=args.folder,
+        out_dir=args.out, model=args.model, folders=args.folder,
+        input_size=args.input_size and args.input_size[::-1],  # WxH is (width, height); training's is (h, w)
         coco=[tuple(pair) for pair in args.coco], cutouts=args.cutouts or "", backgrounds=args.backgrounds or "",
         synthetic=args.synthetic, teacher_images=args.teacher_images, teacher_videos=args.teacher_video,
         teacher=args.teacher, teacher_weight=args.teacher_weight, video_every=args.video_every, val=args.val,

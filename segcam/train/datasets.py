@@ -23,22 +23,15 @@ import torch
 from torch.utils.data import Dataset
 from torchvision import tv_tensors
 
-from segcam import evaluate
+from segcam.io import IMAGE_SUFFIXES, load_pair, pair_by_stem, read_image, read_list, video_frames
 from segcam.errors import SettingsError
+from segcam.imageops import limit_side
 
 log = logging.getLogger(__name__)
 
 # images are kept at most this size (longest side): training crops are 256 px wide, and
 # more pixels only cost decode time and memory
 MAX_SIDE = 640
-
-
-def shrink(image: np.ndarray, max_side: int = MAX_SIDE) -> np.ndarray:
-    scale = max_side / max(image.shape[:2])
-    if scale >= 1:
-        return image
-    size = (round(image.shape[1] * scale), round(image.shape[0] * scale))
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
 def make_sample(image_bgr: np.ndarray, target: np.ndarray, weight: float = 1.0) -> dict:
@@ -76,15 +69,15 @@ def folder_dataset(path: str | Path, weight: float = 1.0, max_side: int = MAX_SI
     Pairs that do not match or cannot be read are logged and left out, never used half-read.
     """
     images_dir, masks_dir, names = folder_layout(path)
-    pairs, problems = evaluate.pair_by_stem(images_dir, masks_dir, names)
+    pairs, problems = pair_by_stem(images_dir, masks_dir, names)
     images, targets = [], []
     for pair in pairs:
-        loaded = evaluate.load_pair(pair)
+        loaded = load_pair(pair)
         if isinstance(loaded, str):
             problems.append(loaded)
             continue
         image, mask = loaded
-        images.append(shrink(image, max_side))
+        images.append(limit_side(image, max_side))
         target = mask.astype(np.float32)
         if images[-1].shape[:2] != target.shape:
             target = cv2.resize(target, images[-1].shape[1::-1], interpolation=cv2.INTER_AREA)
@@ -100,7 +93,7 @@ def folder_layout(path: str | Path) -> tuple[Path, Path, list[str] | None]:
     """(images dir, masks dir, wanted stems or None) for a folder or a list file in one."""
     path = Path(path)
     if path.is_file():
-        return path.parent / "images", path.parent / "masks", evaluate.read_list(path)
+        return path.parent / "images", path.parent / "masks", read_list(path)
     if (path / "images").is_dir() and (path / "masks").is_dir():
         return path / "images", path / "masks", None
     raise SettingsError(f"{path} is neither a folder with images/ and masks/ nor a list of names in one.")
@@ -148,13 +141,13 @@ class CocoPeople(Dataset):
         image_id = self.ids[index]
         info = self.coco.loadImgs(image_id)[0]
         path = self.images_dir / info["file_name"]
-        image = evaluate.read_image(path)
+        image = read_image(path)
         if image is None:
             raise SettingsError(f"Cannot read COCO image {path}.")
         target = self.person_mask(image_id).astype(np.float32)
         if target.shape != image.shape[:2]:
             raise SettingsError(f"COCO image {path} is not the size its annotation says.")
-        image = shrink(image, self.max_side)
+        image = limit_side(image, self.max_side)
         target = cv2.resize(target, image.shape[1::-1], interpolation=cv2.INTER_AREA)
         sample = make_sample(image, target, self.weight)
         return self.transform(sample) if self.transform else sample
@@ -163,12 +156,12 @@ class CocoPeople(Dataset):
 def _read_folder(folder: Path, flags: int, max_side: int) -> list[np.ndarray]:
     images = []
     for path in sorted(folder.iterdir()):
-        if path.suffix.lower() in evaluate.IMAGE_SUFFIXES:
+        if path.suffix.lower() in IMAGE_SUFFIXES:
             image = cv2.imread(str(path), flags)
             if image is None:
                 log.warning("left out unreadable %s", path)
                 continue
-            images.append(shrink(image, max_side))
+            images.append(limit_side(image, max_side))
     if not images:
         raise SettingsError(f"No readable images in {folder}.")
     return images
@@ -255,7 +248,7 @@ def teacher_dataset(images: Sequence[np.ndarray], teacher: str, weight: float = 
     from segcam.segmenter import Segmenter
 
     segmenter = Segmenter(teacher, device=device)
-    images = [shrink(image) for image in images]
+    images = [limit_side(image, MAX_SIDE) for image in images]
     targets = [np.clip(segmenter.segment(image), 0.0, 1.0) for image in images]
     return InMemory(images, targets, weight, description or f"{len(images)} images labelled by {teacher}")
 
@@ -265,4 +258,4 @@ def unlabelled_images(folder: str | Path) -> list[np.ndarray]:
 
 
 def unlabelled_frames(video: str | Path, every: int = 3) -> list[np.ndarray]:
-    return [shrink(frame) for frame in evaluate.video_frames(video, every=every)]
+    return [limit_side(frame, MAX_SIDE) for frame in video_frames(video, every=every)]

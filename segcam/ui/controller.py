@@ -1,35 +1,18 @@
-"""The bridge between the engine and the GUI thread.
+"""The bridge between the session and the GUI thread: the session's callbacks as Qt signals.
 
-Anything that can block (opening a camera, loading a network, a background, the virtual
-camera, or waiting for the pipeline's lock) runs on one control thread, in order, and
-reports back with Qt signals, so the window never waits. Frames come from the pipeline's
-worker thread: only the newest is kept, and a signal is sent only when the GUI has taken the
-previous one, so a busy GUI drops preview frames instead of queueing them up. Widgets are
-never touched from either thread.
+All the running state (which pipeline runs, pause, the virtual camera, the newest frame) is
+segcam.session's, which does the blocking work on its own threads; this adapter only turns
+what it reports into signals, which Qt delivers in the GUI thread. Widgets are never touched
+from the session's threads.
 """
 
 from __future__ import annotations
 
-import logging
-import queue
-import threading
-import time
-from typing import Callable
+from PySide6.QtCore import QObject, Signal
 
-from PySide6.QtCore import QObject, QTimer, Signal
-
-from segcam.errors import SegcamError
-from segcam.models import registry
-from segcam.pipeline import Pipeline
-from segcam.processor import Result
-from segcam.segmenter import Segmenter
+from segcam.session import Listener, Session
 from segcam.settings import Settings
 from segcam.ui.vcam_panel import describe_failure
-
-log = logging.getLogger(__name__)
-
-STATS_INTERVAL_S = 0.5
-_STOP = object()  # the control thread's "no more jobs"
 
 
 class PipelineController(QObject):
@@ -44,223 +27,75 @@ class PipelineController(QObject):
     stopped = Signal(object)  # the pipeline ended by itself: the error, or None for a finished file
     network_ready = Signal(object)  # Settings whose network loaded beside the running one
     network_failed = Signal(object, object)  # (those Settings, the error); the running pipeline is untouched
+    backgrounds_checked = Signal(list, list, list)  # usable pictures, usable videos, problems in words
 
     def __init__(self, realtime: bool = True, parent: QObject | None = None):
         super().__init__(parent)
-        self.realtime = realtime
-        self.pipeline: Pipeline | None = None
-        self.pause_mode: str | None = None
-        self._vcam = None  # the VirtualCameraSink while one is attached
-        self._vcam_wanted: tuple[str | None, str | None] | None = None  # (backend, device) while on
-        self._lock = threading.Lock()  # guards the fields the worker thread writes
-        self._latest: Result | None = None
-        self._frame_pending = False
-        self._frame_size: tuple[int, int] | None = None
-        self._resize_queued = False
-        self._wanted: Settings | None = None
-        self._apply_queued = False
-        self._stats_at = 0.0  # when stats were last sent
-        self._reaped: Pipeline | None = None  # the last pipeline seen ending by itself
-        self._closed = False
-        self._jobs: queue.Queue = queue.Queue()
-        self._thread = threading.Thread(target=self._serve, name="segcam-ui-control", daemon=True)
-        self._thread.start()
-        # a pipeline ends by itself when its source fails or a file ends; notice that here,
-        # in the GUI thread, rather than from inside the dying worker
-        self._watch = QTimer(self, interval=300, timeout=self._check_alive)
-        self._watch.start()
+        # a video file as a camera plays on, rather than stopping after its last frame
+        self.session = Session(_Relay(self), realtime=realtime, loop_files=True)
+        self.apply = self.session.apply
+        self.load_network = self.session.load_network
+        self.pause = self.session.pause
+        self.set_virtual_camera = self.session.set_virtual_camera
+        self.check_backgrounds = self.session.check_backgrounds
+        self.take_frame = self.session.take_frame  # -> Result | None
+        self.shutdown = self.session.shutdown
 
-    # -- what the window asks for (GUI thread; returns at once) --------------------------
+    @property
+    def pipeline(self):
+        return self.session.pipeline
 
-    def apply(self, settings: Settings) -> None:
-        """Run with these settings: update the running pipeline, or start one.
-
-        Quick successive calls (a slider being dragged) collapse into one: only the newest
-        settings are applied. Answers with applied or failed.
-        """
-        with self._lock:
-            self._wanted = settings
-            if self._apply_queued:
-                return
-            self._apply_queued = True
-        self._submit(self._apply_latest)
-
-    def load_network(self, settings: Settings) -> None:
-        """Load the network these settings choose without touching the running pipeline.
-
-        Answers with network_ready, after which apply(settings) switches to it from the caches
-        it filled (the converted weights, the ONNX export), or network_failed.
-        """
-        self._submit(lambda: self._load_network(settings))
-
-    def pause(self, mode: str | None) -> None:
-        self._submit(lambda: self._pause(mode))
-
-    def set_virtual_camera(self, on: bool, backend: str | None = None, device: str | None = None) -> None:
-        self._submit(lambda: self._set_vcam((backend, device) if on else None))
-
-    def take_frame(self) -> Result | None:
-        """The newest result; the next one will signal frame_ready again."""
-        with self._lock:
-            result, self._frame_pending = self._latest, False
-            return result
+    @property
+    def pause_mode(self) -> str | None:
+        return self.session.pause_mode
 
     @property
     def frame_size(self) -> tuple[int, int] | None:
-        """(width, height) of the newest frame, or None before the first."""
-        with self._lock:
-            return self._frame_size
+        return self.session.frame_size
 
     @property
     def running(self) -> bool:
-        pipeline = self.pipeline
-        return pipeline is not None and pipeline.running
+        return self.session.running
 
-    def shutdown(self) -> None:
-        """Stop everything and release the camera and the virtual camera. Blocks until done."""
-        if self._closed:
-            return
-        self._closed = True
-        self._watch.stop()
-        self._jobs.put(_STOP)
-        self._thread.join()
 
-    # -- the control thread -----------------------------------------------------------------
+class _Relay(Listener):
+    """The session's listener: each report becomes the controller's signal."""
 
-    def _submit(self, job: Callable[[], None]) -> None:
-        if not self._closed:
-            self._jobs.put(job)
+    def __init__(self, controller: PipelineController):
+        self.c = controller
 
-    def _serve(self) -> None:
-        while True:
-            job = self._jobs.get()
-            if job is _STOP:
-                break
-            try:
-                job()
-            except Exception:  # a bug in one job must not end the control thread
-                log.exception("app control job failed")
-        self._stop_pipeline()
+    def frame_ready(self) -> None:
+        self.c.frame_ready.emit()
 
-    def _apply_latest(self) -> None:
-        with self._lock:
-            settings, self._apply_queued = self._wanted, False
-        try:
-            if self.running:
-                self.pipeline.update(settings)
-            else:
-                self._start(settings)
-        except Exception as exc:
-            if not isinstance(exc, SegcamError):
-                log.exception("applying settings failed")
-            self.failed.emit(settings, exc)
-            return
-        self.applied.emit(settings)
+    def stats_ready(self, stats) -> None:
+        self.c.stats_ready.emit(stats)
 
-    def _load_network(self, settings: Settings) -> None:
-        try:
-            width, height = self.frame_size or (settings.width, settings.height)
-            Segmenter(registry.resolve(settings.model, width, height), settings.device, download=False)
-        except Exception as exc:  # noqa: BLE001 - whatever it is, the old network keeps running
-            if not isinstance(exc, SegcamError):
-                log.exception("loading a network failed")
-            self.network_failed.emit(settings, exc)
-            return
-        self.network_ready.emit(settings)
+    def applied(self, settings: Settings) -> None:
+        self.c.applied.emit(settings)
 
-    def _start(self, settings: Settings) -> None:
-        self._stop_pipeline()
-        pipeline = Pipeline(settings, on_result=lambda result: self._on_result(pipeline, result),
-                            realtime=self.realtime)
-        pipeline.pause(self.pause_mode)
-        pipeline.start()
-        self.pipeline = pipeline
-        if self._vcam_wanted is not None:
-            self._attach_vcam()
+    def failed(self, settings: Settings, error: Exception) -> None:
+        self.c.failed.emit(settings, error)
 
-    def _stop_pipeline(self) -> None:
-        pipeline, self.pipeline = self.pipeline, None
-        if pipeline is not None:
-            pipeline.stop()  # closes its sinks, the virtual camera included
-        if self._vcam is not None:
-            self._vcam = None
-            self.vcam_stopped.emit()
+    def paused(self, mode: str | None) -> None:
+        self.c.paused.emit(mode)
 
-    def _pause(self, mode: str | None) -> None:
-        if self.pipeline is not None:
-            self.pipeline.pause(mode)
-        self.pause_mode = mode
-        self.paused.emit(mode)
+    def vcam_started(self, description: str) -> None:
+        self.c.vcam_started.emit(description)
 
-    def _set_vcam(self, wanted: tuple[str | None, str | None] | None) -> None:
-        self._vcam_wanted = wanted
-        if wanted is None:
-            self._detach_vcam()
-            self.vcam_stopped.emit()
-        elif self._vcam is None and self.running:
-            self._attach_vcam()
+    def vcam_failed(self, error: Exception) -> None:
+        self.c.vcam_failed.emit(error, describe_failure(error))  # here, off the GUI thread: it may run checks
 
-    def _attach_vcam(self) -> None:
-        from segcam.sinks import VirtualCameraSink
+    def vcam_stopped(self) -> None:
+        self.c.vcam_stopped.emit()
 
-        backend, device = self._vcam_wanted
-        width, height = self._frame_size or self.pipeline.frame_size
-        try:
-            sink = VirtualCameraSink(width, height, self.pipeline.settings.fps, backend=backend, device=device)
-        except SegcamError as exc:
-            self._vcam_wanted = None
-            self.vcam_failed.emit(exc, describe_failure(exc))  # here: it may run `segcam doctor`'s checks
-            return
-        self.pipeline.add_sink(sink)
-        self._vcam = sink
-        self.vcam_started.emit(sink.describe())
+    def stopped(self, error: Exception | None) -> None:
+        self.c.stopped.emit(error)
 
-    def _detach_vcam(self) -> None:
-        sink, self._vcam = self._vcam, None
-        if sink is not None and self.pipeline is not None:
-            self.pipeline.remove_sink(sink)
-        elif sink is not None:
-            sink.close()
+    def network_ready(self, settings: Settings) -> None:
+        self.c.network_ready.emit(settings)
 
-    def _resize_vcam(self) -> None:
-        """The source changed size: give meeting apps a camera of the new size."""
-        with self._lock:
-            self._resize_queued = False
-        if self._vcam is not None and self._vcam_wanted is not None:
-            self._detach_vcam()
-            self._attach_vcam()
+    def network_failed(self, settings: Settings, error: Exception) -> None:
+        self.c.network_failed.emit(settings, error)
 
-    def _reap(self, pipeline: Pipeline) -> None:
-        if pipeline is self.pipeline:
-            self._stop_pipeline()
-
-    # -- the pipeline's worker thread ------------------------------------------------------
-
-    def _on_result(self, pipeline: Pipeline, result: Result) -> None:
-        height, width = result.output.shape[:2]
-        with self._lock:
-            self._latest = result
-            notify, self._frame_pending = not self._frame_pending, True
-            self._frame_size = (width, height)
-            vcam = self._vcam
-            resize = vcam is not None and (vcam.width, vcam.height) != (width, height) and not self._resize_queued
-            self._resize_queued |= resize
-            now = time.monotonic()
-            stats_due = now - self._stats_at >= STATS_INTERVAL_S
-            if stats_due:
-                self._stats_at = now
-        if resize:
-            self._submit(self._resize_vcam)
-        if notify:
-            self.frame_ready.emit()
-        if stats_due:
-            self.stats_ready.emit(pipeline.stats)
-
-    # -- GUI thread ------------------------------------------------------------------------
-
-    def _check_alive(self) -> None:
-        pipeline = self.pipeline
-        if pipeline is not None and not pipeline.running and pipeline is not self._reaped:
-            self._reaped = pipeline
-            self._submit(lambda: self._reap(pipeline))
-            self.stopped.emit(pipeline.error)
+    def backgrounds_checked(self, pictures: list[str], videos: list[str], problems: list[str]) -> None:
+        self.c.backgrounds_checked.emit(pictures, videos, problems)

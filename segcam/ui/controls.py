@@ -1,6 +1,8 @@
-"""The controls that matter for the chosen effect: strengths, colour, video, mask edge and smoothing.
+"""The controls that matter for the chosen effect: its own settings, the mask's, and the stages'.
 
-The panel shows values from a Settings and reports the user's changes as {field: value};
+The controls come from the settings' facts (label, hint, kind) and the effects registry (which
+effect reads which setting): a new effect's setting gets its control here without an edit.
+The panel shows values from a Settings and reports the user's changes as {setting key: value};
 it holds no state of its own beyond what is on screen.
 """
 
@@ -10,18 +12,19 @@ from pathlib import Path
 
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QCheckBox, QColorDialog, QHBoxLayout, QPushButton, QToolButton, QWidget
+from PySide6.QtWidgets import QCheckBox, QColorDialog, QComboBox, QHBoxLayout, QPushButton, QToolButton, QWidget
 
+from segcam import effects
+from segcam import settings as settings_store
 from segcam.settings import GREEN, Settings
 from segcam.ui import icons
-from segcam.ui.effects_bar import HINTS, effect_label
 from segcam.ui.widgets import Card, ElidedLabel, LabeledSlider, label
 
 SWATCHES = {"Green": GREEN, "Blue": (0, 71, 187), "White": (255, 255, 255), "Charcoal": (40, 44, 52)}
 
 
 class EffectControls(Card):
-    changed = Signal(dict)  # {settings field: new value}
+    changed = Signal(dict)  # {settings key: new value}
     choose_video_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None):
@@ -30,14 +33,50 @@ class EffectControls(Card):
         self.hint = label("", "hint", wrap=True)
         self.body.addWidget(self.heading)
         self.body.addWidget(self.hint)
+        self.sliders: dict[str, LabeledSlider] = {}
+        self.checks: dict[str, QCheckBox] = {}
+        self.choices: dict[str, QComboBox] = {}
+        self.widgets: dict[str, QWidget] = {}  # every setting's control, by key
+        self._color = GREEN
+        self.mask_keys = [key for key, (section, _) in settings_store.FIELDS.items() if section == "mask"]
+        self.stage_keys = [key for stage in effects.stages() for key in stage.reads]
+        effect_keys = [key for effect in effects.effects() for key in effect.reads]
+        for key in dict.fromkeys([*effect_keys, *self.mask_keys, *self.stage_keys]):  # the panel's order
+            widget = self._control(key)
+            if widget is not None:
+                self.widgets[key] = widget
+                self.body.addWidget(widget)
 
-        self.blur = LabeledSlider("Blur strength", "How strongly the room behind you is blurred")
-        self.splash = LabeledSlider("Grey amount", "0%: the room keeps its colours; 100%: fully grey")
-        self.blur.changed.connect(lambda v: self.changed.emit({"blur_strength": v}))
-        self.splash.changed.connect(lambda v: self.changed.emit({"splash_strength": v}))
+    def _control(self, key: str) -> QWidget | None:
+        """The control for one setting, by its kind; None for those set elsewhere (the gallery's
+        pictures) or not offered in the app (the threshold)."""
+        facts = settings_store.facts(key)
+        kind = facts.get("kind")
+        if kind == "fraction":
+            slider = self.sliders[key] = LabeledSlider(facts["label"], facts.get("hint", ""))
+            slider.changed.connect(lambda v, k=key: self.changed.emit({k: v}))
+            return slider
+        if kind == "color":
+            return self._colour_row(key)
+        if kind == "video":
+            return self._video_row()
+        if kind == "choice":
+            combo = self.choices[key] = QComboBox()
+            for value, text in facts["choices"]:
+                combo.addItem(text, value)
+            combo.setToolTip(facts.get("hint", ""))
+            combo.activated.connect(lambda i, k=key, c=combo: self.changed.emit({k: c.itemData(i)}))
+            return combo
+        if isinstance(Settings().get(key), bool):
+            check = self.checks[key] = QCheckBox(facts["label"])
+            check.setToolTip(facts.get("hint", ""))
+            check.toggled.connect(lambda on, k=key: self.changed.emit({k: on}))
+            return check
+        return None
 
-        self.colours = QWidget()
-        row = QHBoxLayout(self.colours)
+    def _colour_row(self, key: str) -> QWidget:
+        row_widget = QWidget()
+        row = QHBoxLayout(row_widget)
         row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(6)
         self.swatches: dict[tuple, QToolButton] = {}
@@ -47,16 +86,18 @@ class EffectControls(Card):
             swatch.setCheckable(True)
             swatch.setFixedSize(30, 30)
             swatch.setStyleSheet(_swatch_style(rgb))
-            swatch.clicked.connect(lambda _=False, c=rgb: self.changed.emit({"color": c}))
+            swatch.clicked.connect(lambda _=False, c=rgb: self.changed.emit({key: c}))
             row.addWidget(swatch)
             self.swatches[rgb] = swatch
         self.custom_colour = QPushButton("Custom…")
-        self.custom_colour.clicked.connect(self._pick_colour)
+        self.custom_colour.clicked.connect(lambda: self._pick_colour(key))
         row.addWidget(self.custom_colour)
         row.addStretch(1)
+        return row_widget
 
-        self.video = QWidget()
-        video_row = QHBoxLayout(self.video)
+    def _video_row(self) -> QWidget:
+        video = QWidget()
+        video_row = QHBoxLayout(video)
         video_row.setContentsMargins(0, 0, 0, 0)
         # a long file name is shortened (whole in the tooltip) rather than pushing the panel wider
         self.video_name = ElidedLabel("No video chosen", "hint")
@@ -64,56 +105,50 @@ class EffectControls(Card):
         self.choose_video.clicked.connect(self.choose_video_requested)
         video_row.addWidget(self.video_name, 1)
         video_row.addWidget(self.choose_video)
-
-        self.edge = LabeledSlider("Edge softness", "Feathering of the edge around you: more hides a ragged outline")
-        self.smoothing = LabeledSlider("Smoothing", "Steadies the outline between frames: more is calmer, "
-                                                    "less follows fast moves")
-        self.edge.changed.connect(lambda v: self.changed.emit({"edge_softness": v}))
-        self.smoothing.changed.connect(lambda v: self.changed.emit({"smoothing": v}))
-
-        self.mirror_output = QCheckBox("Mirror what is sent")
-        self.mirror_output.setToolTip("Meeting apps already mirror your self-view; leave this off so others "
-                                      "see writing the right way round")
-        self.mirror_output.toggled.connect(lambda on: self.changed.emit({"mirror": on}))
-
-        for widget in (self.blur, self.splash, self.colours, self.video, self.edge, self.smoothing,
-                       self.mirror_output):
-            self.body.addWidget(widget)
-        self._color = GREEN
+        return video
 
     def show_settings(self, settings: Settings) -> None:
-        effect = settings.effect
-        self.heading.setText(effect_label(effect, settings))
-        self.hint.setText(HINTS[effect] + (". Pick a picture below, or drop one on the window."
-                                           if effect == "image" else "."))
-        self.blur.setVisible(effect == "blur")
-        self.splash.setVisible(effect == "splash")
-        self.colours.setVisible(effect == "solid")
-        self.video.setVisible(effect == "video")
-        self.edge.setVisible(effect != "none")
-        self.smoothing.setVisible(effect != "none")
-        self.blur.set_value(settings.blur_strength)
-        self.splash.set_value(settings.splash_strength)
-        self.edge.set_value(settings.edge_softness)
-        self.smoothing.set_value(settings.smoothing)
-        self._color = tuple(settings.color)
-        for rgb, swatch in self.swatches.items():
-            swatch.setChecked(rgb == self._color)
-        self.custom_colour.setStyleSheet("" if self._color in self.swatches else
-                                         f"border: 2px solid rgb{self._color};")
-        self.video_name.setText(Path(settings.background_video).name if settings.background_video
-                                else "No video chosen")
-        self.video_name.setToolTip(settings.background_video)  # the whole path
-        self.mirror_output.blockSignals(True)
-        self.mirror_output.setChecked(settings.mirror)
-        self.mirror_output.blockSignals(False)
+        chosen = effects.get(settings.effect.name)
+        self.heading.setText(chosen.label_for(settings.effect))
+        self.hint.setText(chosen.hint + (f". {chosen.guide}" if chosen.guide else "."))
+        shown = {*chosen.reads, *(self.mask_keys if chosen.uses_mask else ()), *self.stage_keys}
+        for key, widget in self.widgets.items():
+            widget.setVisible(key in shown)
+        for key, slider in self.sliders.items():
+            slider.set_value(settings.get(key))
+        for key, check in self.checks.items():
+            check.blockSignals(True)
+            check.setChecked(settings.get(key))
+            check.blockSignals(False)
+        for key, combo in self.choices.items():
+            combo.setCurrentIndex(max(0, combo.findData(settings.get(key))))
+        if "color" in self.widgets:
+            self._color = tuple(settings.effect.color)
+            for rgb, swatch in self.swatches.items():
+                swatch.setChecked(rgb == self._color)
+            self.custom_colour.setStyleSheet("" if self._color in self.swatches else
+                                             f"border: 2px solid rgb{self._color};")
+        if "background_video" in self.widgets:
+            video = settings.effect.background_video
+            self.video_name.setText(Path(video).name if video else "No video chosen")
+            self.video_name.setToolTip(video)  # the whole path
 
-    def _pick_colour(self) -> None:
+    def _pick_colour(self, key: str) -> None:
         colour = QColorDialog.getColor(QColor(*self._color), self, "Background colour")
         if colour.isValid():
-            self.changed.emit({"color": (colour.red(), colour.green(), colour.blue())})
+            self.changed.emit({key: (colour.red(), colour.green(), colour.blue())})
 
 
 def _swatch_style(rgb: tuple[int, int, int]) -> str:
     return (f"QToolButton {{ background: rgb{rgb}; border: 2px solid #3a404c; border-radius: 15px; padding: 0; }}"
             f"QToolButton:checked {{ border: 3px solid #ffffff; }}")
+
+
+def explain(error: Exception) -> str:
+    """An engine error in the app's words: the setting it names, as the control that sets it."""
+    key = getattr(error, "setting", None)
+    label = settings_store.facts(key).get("label") if key in settings_store.FIELDS else None
+    text = str(error)
+    if not label or label in text:
+        return text
+    return f"{text[:-1]} ({label})." if text.endswith(".") else f"{text} ({label})"

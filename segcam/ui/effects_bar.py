@@ -6,34 +6,27 @@ mask, a few times a second, so each button previews exactly what choosing it giv
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QSizePolicy, QToolButton, QWidget
 
+from segcam import effects
 from segcam.effects import Compositor
 from segcam.errors import SegcamError
-from segcam.settings import EFFECTS, GREEN, Settings
+from segcam.settings import EffectSettings, facts
 from segcam.ui import theme
 from segcam.ui.images import cover, thumbnail_pixmap
 
 THUMB = QSize(128, 72)
-LABELS = {"none": "None", "blur": "Blur", "image": "Image", "video": "Video", "splash": "Colour splash",
-          "solid": "Green screen"}
-HINTS = {
-    "none": "Your camera as it is",
-    "blur": "Blur the room behind you",
-    "image": "Replace the room with a picture",
-    "video": "Replace the room with a looping video",
-    "splash": "Keep your colours, turn the room grey",
-    "solid": "One flat colour, for chroma keying in OBS",
-}
+WANTS = {"image": "Choose a picture", "video": "Choose a video"}  # a button's text until its file is chosen
 
 
-def effect_label(effect: str, settings: Settings) -> str:
-    if effect == "solid" and tuple(settings.color) != GREEN:
-        return "Solid colour"
-    return LABELS[effect]
+def _wants(effect) -> str:
+    """What a button says while its effect has nothing to show: the kind of file it needs."""
+    return WANTS.get(facts(effect.needs).get("kind"), "") if effect.needs else ""
 
 
 class EffectThumbnails:
@@ -42,13 +35,13 @@ class EffectThumbnails:
     def __init__(self):
         self._compositors: dict[str, tuple[tuple, Compositor | None]] = {}
 
-    def render(self, frame: np.ndarray, alpha: np.ndarray, settings: Settings,
+    def render(self, frame: np.ndarray, alpha: np.ndarray, settings: EffectSettings,
                fallback_background: str = "") -> dict[str, np.ndarray | None]:
         """Thumbnail-sized BGR pictures per effect; None where the effect has nothing to show yet."""
         small = cover(frame, THUMB.width(), THUMB.height())
         small_alpha = cover(alpha, THUMB.width(), THUMB.height())
         pictures = {}
-        for effect in EFFECTS:
+        for effect in effects.names():
             compositor = self._compositor(effect, settings, fallback_background)
             try:
                 pictures[effect] = None if compositor is None else compositor.compose(small, small_alpha)
@@ -56,12 +49,11 @@ class EffectThumbnails:
                 pictures[effect] = None
         return pictures
 
-    def _compositor(self, effect: str, settings: Settings, fallback_background: str) -> Compositor | None:
-        wanted = settings.replace(effect=effect, mirror=False,
-                                  background=settings.background or fallback_background)
-        key = {"blur": (wanted.blur_strength,), "image": (wanted.background,),
-               "video": (wanted.background_video,), "splash": (wanted.splash_strength,),
-               "solid": (tuple(wanted.color),)}.get(effect, ())
+    def _compositor(self, effect: str, settings: EffectSettings, fallback_background: str) -> Compositor | None:
+        # each button shows its effect alone: no stages (the preview mirrors them all alike)
+        wanted = dataclasses.replace(settings, name=effect, mirror=False,
+                                     background=settings.background or fallback_background)
+        key = tuple(getattr(wanted, name) for name in effects.get(effect).reads)
         cached = self._compositors.get(effect)
         if cached is not None and cached[0] == key:
             return cached[1]
@@ -106,30 +98,35 @@ class EffectBar(QWidget):
         self.group = QButtonGroup(self)
         self.group.setExclusive(True)
         self.buttons: dict[str, QToolButton] = {}
-        for effect in EFFECTS:
+        self._wants: dict[str, str] = {}
+        for effect in effects.effects():
             button = QToolButton()
             button.setProperty("role", "effect")
             button.setCheckable(True)
             button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextUnderIcon)
             button.setIconSize(THUMB)
-            button.setText(LABELS[effect])
-            button.setToolTip(HINTS[effect])
-            button.setIcon(QIcon(_placeholder("…" if effect != "video" else "Choose a video")))
+            button.setText(effect.label)
+            button.setToolTip(effect.hint)
+            # until the first frame: "…", or what a video effect waits for (it has no frame of its own)
+            self._wants[effect.name] = _wants(effect) or WANTS["image"]
+            button.setIcon(QIcon(_placeholder(_wants(effect) if _wants(effect) == WANTS["video"] else "…")))
             button.setCursor(Qt.CursorShape.PointingHandCursor)
             button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-            button.clicked.connect(lambda _=False, e=effect: self.chosen.emit(e))
+            button.clicked.connect(lambda _=False, e=effect.name: self.chosen.emit(e))
             self.group.addButton(button)
             layout.addWidget(button)
-            self.buttons[effect] = button
+            self.buttons[effect.name] = button
 
-    def set_effect(self, effect: str, settings: Settings) -> None:
-        self.buttons[effect].setChecked(True)
-        self.buttons["solid"].setText(effect_label("solid", settings))
+    def set_effect(self, settings: EffectSettings) -> None:
+        """Check the chosen effect's button; labels that follow the settings ("Solid colour") follow."""
+        self.buttons[settings.name].setChecked(True)
+        for effect in effects.effects():
+            self.buttons[effect.name].setText(effect.label_for(settings))
 
     def set_thumbnails(self, pictures: dict[str, np.ndarray | None]) -> None:
         for effect, picture in pictures.items():
             if picture is None:
-                pixmap = _placeholder("Choose a video" if effect == "video" else "Choose a picture")
+                pixmap = _placeholder(self._wants[effect])
             else:
                 pixmap = thumbnail_pixmap(picture, THUMB)
             self.buttons[effect].setIcon(QIcon(pixmap))

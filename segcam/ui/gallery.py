@@ -13,7 +13,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QListView, QListWidget, QListWidgetItem, QMenu,
                                QPushButton, QSizePolicy, QVBoxLayout, QWidget)
 
-from segcam.backgrounds import read_image
+from segcam.backgrounds import load_image
 from segcam.errors import BackgroundError
 from segcam.ui import icons
 from segcam.ui.images import thumbnail_pixmap
@@ -91,7 +91,7 @@ class BackgroundGallery(QWidget):
     def _thumbnail(self, path: str) -> QIcon | None:
         if path not in self._thumbs:
             try:
-                self._thumbs[path] = QIcon(thumbnail_pixmap(read_image(path), THUMB))
+                self._thumbs[path] = QIcon(thumbnail_pixmap(load_image(path), THUMB))
             except BackgroundError:
                 return None
         return self._thumbs[path]

@@ -12,10 +12,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
-from segcam.settings import EFFECTS
+from segcam import effects
 from segcam.ui import help as help_windows
 from segcam.ui import icons
-from segcam.ui.effects_bar import LABELS
 from segcam.ui.preview import VIEW_LABELS, VIEWS
 
 PAUSE_MODES = {"freeze": "Freeze the last frame", "blank": "Send a blank frame", "blur": "Send a heavy blur"}
@@ -66,7 +65,7 @@ class WindowMenus:
         self.view_actions["output"].setChecked(True)
         self.mirror_action = self._action("Mirror preview", ["Ctrl+M"], self.set_preview_mirror, checkable=True,
                                           icon=icons.icon("mirror"))
-        self.mirror_action.setChecked(self.settings.preview_mirror)
+        self.mirror_action.setChecked(self.settings.app.preview_mirror)
 
         self.vcam_action = self._action("Virtual camera", ["Ctrl+Shift+V"], checkable=True,
                                         icon=icons.icon("broadcast"))
@@ -86,12 +85,12 @@ class WindowMenus:
         self.refresh_cameras_action = self._action("Find cameras", ["F5"], self.find_cameras)
 
         self.effect_actions: dict[str, QAction] = {}
-        effects = QActionGroup(self)
-        for i, effect in enumerate(EFFECTS):
-            action = self._action(LABELS[effect], [f"Ctrl+{i + 1}"], checkable=True)
-            action.triggered.connect(lambda _=False, e=effect: self.choose_effect(e))
-            effects.addAction(action)
-            self.effect_actions[effect] = action
+        group = QActionGroup(self)
+        for i, effect in enumerate(effects.effects()):  # Ctrl+1 ... Ctrl+9 in the registry's order
+            action = self._action(effect.label, [f"Ctrl+{i + 1}"] if i < 9 else [], checkable=True)
+            action.triggered.connect(lambda _=False, e=effect.name: self.choose_effect(e))
+            group.addAction(action)
+            self.effect_actions[effect.name] = action
 
         self.shortcuts_action = self._action("Keyboard shortcuts", ["F1"], self.show_shortcuts)
         self.diagnose_action = self._action("Diagnose…", [], self.show_diagnosis)
@@ -188,7 +187,7 @@ class WindowMenus:
 
     def set_preview_mirror(self, mirror: bool) -> None:
         self.preview.set_mirror(mirror)
-        if mirror != self.settings.preview_mirror:
+        if mirror != self.settings.app.preview_mirror:
             self.settings = self.settings.replace(preview_mirror=mirror)
             self._save_timer.start()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QPushButton, QWidget
 
+from segcam import system
 from segcam.models import registry
 from segcam.settings import Settings
 from segcam.ui.widgets import Card, compact_combo, form, label
@@ -17,10 +18,9 @@ def available_devices() -> list[tuple[str, str]]:
     import torch
 
     devices = [("auto", "Automatic (GPU if present)"), ("cpu", "CPU")]
-    if torch.cuda.is_available():
+    if system.cuda_available():
         devices.append(("cuda", f"GPU — {torch.cuda.get_device_name(0)}"))
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
+    if system.mps_available():
         devices.append(("mps", "Apple GPU (Metal)"))
     return devices
 
@@ -35,23 +35,32 @@ class _ModelCombo(QComboBox):
         super().showPopup()
 
 
+QUALITY_LABELS = {"fast": "Fast", "balanced": "Balanced", "best": "Best"}  # settings.QUALITIES
+
+
 class ModelPanel(Card):
     model_chosen = Signal(str)
     device_chosen = Signal(str)
+    quality_chosen = Signal(str)
     manage_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__("Model", parent)
         self.model = compact_combo(_ModelCombo)
-        self.model.addItem("Automatic (by frame shape)", "auto")
-        self.model.setItemData(0, "The landscape network for wide frames, the general one otherwise",
-                               Qt.ItemDataRole.ToolTipRole)
+        self.model.addItem("Automatic (the best this computer keeps up with)", "auto")
+        self.model.setItemData(0, "Robust Video Matting where this computer runs it at the camera's frame rate "
+                               "(measured once), else MediaPipe for the frame's shape", Qt.ItemDataRole.ToolTipRole)
         for name in registry.names():
             self.model.addItem(name, name)
         self.device = compact_combo()
         for value, text in available_devices():
             self.device.addItem(text, value)
-        self.body.addLayout(form(("Model", self.model), ("Runs on", self.device)))
+        self.quality = compact_combo()
+        for value, text in QUALITY_LABELS.items():
+            self.quality.addItem(text, value)
+        self.quality.setToolTip("How much of the picture Robust Video Matting looks at: more detail at the edges "
+                                "costs more time a frame (MediaPipe always sees its own fixed size)")
+        self.body.addLayout(form(("Model", self.model), ("Detail", self.quality), ("Runs on", self.device)))
         self.loading = label("", "hint", wrap=True)
         self.loading.hide()
         self.body.addWidget(self.loading)
@@ -62,6 +71,7 @@ class ModelPanel(Card):
         self.model.activated.connect(lambda i: self.model_chosen.emit(self.model.itemData(i)))
         self.model.about_to_open.connect(self.mark_installed)
         self.device.activated.connect(lambda i: self.device_chosen.emit(self.device.itemData(i)))
+        self.quality.activated.connect(lambda i: self.quality_chosen.emit(self.quality.itemData(i)))
         self.mark_installed()
 
     def mark_installed(self) -> None:
@@ -84,7 +94,8 @@ class ModelPanel(Card):
                                                        else ""))
 
     def show_settings(self, settings: Settings) -> None:
-        for combo, value in ((self.model, settings.model), (self.device, settings.device)):
+        for combo, value in ((self.model, settings.model.name), (self.device, settings.model.device),
+                             (self.quality, settings.model.quality)):
             index = combo.findData(value)
             if index < 0:  # e.g. a device saved on another machine: show it rather than lie
                 combo.addItem(value, value)

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import cv2
 
-from segcam.capture import camera_index, open_source, quiet_opencv
+from segcam.capture import camera_index, open_source
+from segcam.io import quiet_opencv
 from segcam.errors import SegcamError
 from segcam.models import registry
 from segcam.settings import Settings
@@ -25,11 +26,12 @@ def source_shape(settings: Settings) -> tuple[int, int]:
     A camera is taken at the size asked of it; a file is opened and asked (its first frame
     read when it will not say); the asked size when nothing answers.
     """
-    if camera_index(settings.source) is not None or not Path(settings.source.split("%")[0]).exists():
-        return settings.width, settings.height
+    source = settings.source
+    if camera_index(source.name) is not None or not Path(source.name.split("%")[0]).exists():
+        return source.width, source.height
     try:
         with quiet_opencv():
-            capture = open_source(settings.source)
+            capture = open_source(source.name)
         try:
             width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH))
             height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
@@ -39,8 +41,8 @@ def source_shape(settings: Settings) -> tuple[int, int]:
         finally:
             capture.release()
     except Exception:  # noqa: BLE001 - a source that does not open is reported when it starts
-        return settings.width, settings.height
-    return (width, height) if width and height else (settings.width, settings.height)
+        return source.width, source.height
+    return (width, height) if width and height else (source.width, source.height)
 
 
 class ModelSwitching:
@@ -52,17 +54,18 @@ class ModelSwitching:
 
     def _init_model_switching(self) -> None:
         self.weights_dialog: WeightsDialog | None = None
-        self._pending_network: dict | None = None  # {model, device} loading beside the running network
+        self._pending_network: dict | None = None  # {model, device, quality} loading beside the running network
         self.controller.network_ready.connect(self._network_ready)
         self.controller.network_failed.connect(self._network_failed)
 
     def network_for(self, settings: Settings) -> str | None:
         """The registered model these settings run; None when the setting names none (the start says why)."""
         running = self.running_settings
-        size = self.controller.frame_size if running is not None and running.source == settings.source else None
+        size = self.controller.frame_size if running is not None and running.source.name == settings.source.name \
+            else None
         width, height = size or source_shape(settings)
         try:
-            return registry.resolve(settings.model, width, height)
+            return registry.resolve(settings.model.name, width, height)
         except SegcamError:
             return None
 
@@ -135,6 +138,9 @@ class ModelSwitching:
     def set_device(self, device: str) -> None:
         self._switch_network(device=device)
 
+    def set_quality(self, quality: str) -> None:
+        self._switch_network(quality=quality)
+
     def _switch_network(self, **change) -> None:
         wanted = self.settings.replace(**change)
         if not self._model_ready:  # nothing runs yet: this choice is what the first start waits for
@@ -154,7 +160,7 @@ class ModelSwitching:
         if not self.controller.running:
             self.change(**change)
             return
-        self._pending_network = {"model": wanted.model, "device": wanted.device}
+        self._pending_network = _network_of(wanted)
         self._refresh()
         running = self.running_settings
         self.model_panel.show_loading(self.network_for(wanted),
@@ -162,21 +168,21 @@ class ModelSwitching:
         self.controller.load_network(wanted)
 
     def _network_ready(self, settings: Settings) -> None:
-        if self._pending_network != {"model": settings.model, "device": settings.device}:
+        if self._pending_network != _network_of(settings):
             return  # a later choice is loading
         self._pending_network = None
         self.model_panel.show_loading(None)
         self.message_bar.clear("model")  # an earlier choice's failure no longer holds
-        self.change(model=settings.model, device=settings.device)
+        self.change(**_network_of(settings))
 
     def _network_failed(self, settings: Settings, error: Exception) -> None:
-        if self._pending_network != {"model": settings.model, "device": settings.device}:
+        if self._pending_network != _network_of(settings):
             return
         self._pending_network = None
         self.model_panel.show_loading(None)
         self._refresh()  # back to what runs
         running = self.network_for(self.running_settings or self.settings) or "the current model"
-        self.message_bar.show_message(f"{self.network_for(settings) or settings.model} could not be loaded, so "
+        self.message_bar.show_message(f"{self.network_for(settings) or settings.model.name} could not be loaded, so "
                                       f"{running} keeps running: {_as_sentence(error)}", "error", key="model")
 
     def manage_models(self) -> None:
@@ -190,3 +196,8 @@ class ModelSwitching:
 def _as_sentence(error: Exception) -> str:
     text = str(error).strip() or type(error).__name__
     return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def _network_of(settings: Settings) -> dict:
+    """The settings that choose the network, as keys for `Settings.replace`."""
+    return {"model": settings.model.name, "device": settings.model.device, "quality": settings.model.quality}

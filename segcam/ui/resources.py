@@ -8,9 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import segcam
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
+from segcam.backgrounds import IMAGE_SUFFIXES
 
 
 def assets_dir() -> Path | None:
@@ -43,6 +41,3 @@ def icon_files() -> tuple[Path, ...]:
     pngs = sorted((folder / "icon").glob("segcam-*.png"), key=lambda p: int(p.stem.split("-")[-1]))
     return (*pngs, *sorted((folder / "icon").glob("*.svg")))
 
-
-def is_video(path: str | os.PathLike) -> bool:
-    return Path(path).suffix.lower() in VIDEO_SUFFIXES

@@ -55,12 +55,13 @@ class SourcePanel(Card):
         self.show_settings(self._settings)
 
     def show_settings(self, settings: Settings) -> None:
-        shown = (settings.source, settings.width, settings.height, settings.fps, tuple(self._cameras))
+        source = settings.source
+        shown = (source.name, source.width, source.height, source.fps, tuple(self._cameras))
         if shown == self._shown:
             return  # nothing here changed (e.g. a slider elsewhere moved): leave the combos alone
         self._shown = shown
         self._settings = settings
-        current = settings.source
+        current = source.name
         self.source.clear()
         index = camera_index(current)
         # the camera in use is listed even if the last search missed it
@@ -76,9 +77,9 @@ class SourcePanel(Card):
         self.source.setCurrentIndex(self.source.findData(current))
 
         is_file = index is None
-        _fill(self.size, [(f"{w} × {h}", (w, h)) for w, h in SIZES], (settings.width, settings.height),
+        _fill(self.size, [(f"{w} × {h}", (w, h)) for w, h in SIZES], (source.width, source.height),
               lambda v: f"{v[0]} × {v[1]}")
-        _fill(self.fps, [(f"{r:g} fps", r) for r in RATES], float(settings.fps), lambda v: f"{v:g} fps")
+        _fill(self.fps, [(f"{r:g} fps", r) for r in RATES], float(source.fps), lambda v: f"{v:g} fps")
         for combo, own in ((self.size, "The video's own"), (self.fps, "The video's own")):
             if is_file:  # a file plays at its own size and rate; the camera values wait for a camera
                 combo.clear()
@@ -89,9 +90,9 @@ class SourcePanel(Card):
     def _source_activated(self, i: int) -> None:
         data = self.source.itemData(i)
         if data == OPEN_FILE:
-            self.source.setCurrentIndex(self.source.findData(self._settings.source))
+            self.source.setCurrentIndex(self.source.findData(self._settings.source.name))
             self.open_file_requested.emit()
-        elif data is not None and data != self._settings.source:
+        elif data is not None and data != self._settings.source.name:
             self.source_chosen.emit(data)
 
 

@@ -11,6 +11,8 @@ from segcam.sinks import driver_fix as generic_driver_fix
 from segcam.ui.widgets import Card, ToggleSwitch, label, restyle
 
 HOW_TO_USE = "In Zoom, Meet or Teams, open the video settings and choose this camera."
+WAITING = "Starts as soon as segcam has a picture from the camera."
+OFF = "Off: meeting apps do not see segcam."
 
 
 def driver_fix() -> str:
@@ -61,3 +63,34 @@ class VirtualCameraPanel(Card):
 
     def text(self) -> str:
         return self.status.text()
+
+
+class VirtualCameraSwitching:
+    """Mixed into MainWindow: the switch, what the session says of the camera, and the setting that
+    remembers it. The window provides settings, controller, vcam_panel, vcam_action, _save_timer."""
+
+    def set_virtual_camera(self, on: bool) -> None:
+        waiting = "Starting…" if self.controller.running else WAITING
+        self.vcam_panel.show_state(on, waiting if on else OFF)
+        self.vcam_action.setChecked(on)
+        self.controller.set_virtual_camera(on, self.settings.output.vcam_backend, self.settings.output.vcam_device)
+        self.settings = self.settings.replace(output="vcam" if on else "none")
+        self._save_timer.start()
+
+    def _vcam_started(self, description: str) -> None:
+        self.vcam_panel.show_state(True, f"{description}\n{HOW_TO_USE}", "on")
+        self.vcam_action.setChecked(True)
+
+    def _vcam_failed(self, error: Exception, description: str = "") -> None:
+        self.vcam_panel.show_state(False, description or describe_failure(error), "error")
+        self.vcam_panel.status.setToolTip(str(error))
+        self.vcam_action.setChecked(False)
+        self.settings = self.settings.replace(output="none")
+        self._save_timer.start()
+
+    def _vcam_stopped(self) -> None:
+        if self.settings.output.target == "vcam":  # the pipeline stopped; the camera comes back with it
+            self.vcam_panel.show_state(True, WAITING)
+        elif self.vcam_panel.status.property("state") != "error":
+            self.vcam_panel.show_state(False, OFF)
+            self.vcam_action.setChecked(False)

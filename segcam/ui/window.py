@@ -10,43 +10,35 @@ from __future__ import annotations
 import base64
 import logging
 import threading
-from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, Signal
-from PySide6.QtWidgets import (QApplication, QButtonGroup, QFrame, QHBoxLayout, QMainWindow, QScrollArea,
-                               QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtCore import QByteArray, QSize, QTimer, Signal
+from PySide6.QtWidgets import QApplication, QMainWindow
 
 from segcam import settings as settings_store
-from segcam.backgrounds import VideoBackground, read_image
 from segcam.capture import camera_index, list_cameras
-from segcam.errors import BackgroundError, SourceError, VirtualCameraError
+from segcam.errors import SourceError, VirtualCameraError
 from segcam.settings import Settings
 from segcam.ui import icons, resources
+from segcam.ui.background_choice import BackgroundChoosing
 from segcam.ui.controller import PipelineController
-from segcam.ui.controls import EffectControls
-from segcam.ui.effects_bar import EffectBar, EffectThumbnails
-from segcam.ui.gallery import BackgroundGallery
+from segcam.ui.controls import explain
+from segcam.ui.effects_bar import EffectThumbnails
+from segcam.ui.layout import WindowLayout
 from segcam.ui.menus import WindowMenus
-from segcam.ui.model_panel import ModelPanel
 from segcam.ui.model_switch import ModelSwitching
-from segcam.ui.preview import VIEW_LABELS, VIEWS, PreviewWidget
-from segcam.ui.source_panel import SourcePanel
-from segcam.ui.stats_bar import StatsBar
 from segcam.ui.tray import make_tray
-from segcam.ui.vcam_panel import HOW_TO_USE, VirtualCameraPanel, describe_failure
-from segcam.ui.widgets import MessageStack, label
+from segcam.ui.vcam_panel import OFF as VCAM_OFF
+from segcam.ui.vcam_panel import WAITING as VCAM_WAITING
+from segcam.ui.vcam_panel import VirtualCameraSwitching
 
 log = logging.getLogger(__name__)
 
 THUMBNAIL_INTERVAL_MS = 400
-VCAM_WAITING = "Starts as soon as segcam has a picture from the camera."
-VCAM_OFF = "Off: meeting apps do not see segcam."
-DEFAULT_SIZE = QSize(1320, 860)
 OPEN_VIDEO_HINT = "To use a video file instead, choose File > Open video file (Ctrl+O)."
 
 
-class MainWindow(WindowMenus, ModelSwitching, QMainWindow):
+class MainWindow(WindowMenus, ModelSwitching, BackgroundChoosing, VirtualCameraSwitching, WindowLayout, QMainWindow):
     cameras_found = Signal(list)
 
     def __init__(self, settings: Settings, warnings: list[str] | tuple = (), realtime: bool = True):
@@ -54,8 +46,7 @@ class MainWindow(WindowMenus, ModelSwitching, QMainWindow):
         self.setWindowTitle("segcam")
         self.setWindowIcon(icons.app_icon())
         self.setAcceptDrops(True)
-        # a video file as a camera should play on, not stop after its last frame
-        self.settings = settings.replace(loop=True) if camera_index(settings.source) is None else settings
+        self.settings = settings
         self.running_settings: Settings | None = None  # what the pipeline runs with; None while stopped
         self.pause_mode = "freeze"
         self.controller = PipelineController(realtime, self)
@@ -73,7 +64,7 @@ class MainWindow(WindowMenus, ModelSwitching, QMainWindow):
 
         self._build()
         self._build_actions()
-        self.preview.set_mirror(self.settings.preview_mirror)
+        self.preview.set_mirror(self.settings.app.preview_mirror)
         self._build_menus()
         self.tray = make_tray(self, self.show_hide_action, self.pause_action, list(self.effect_actions.values()),
                               self.vcam_action, self.quit_action)
@@ -90,96 +81,6 @@ class MainWindow(WindowMenus, ModelSwitching, QMainWindow):
         self._thumb_timer.start()
         QTimer.singleShot(0, self._first_start)
 
-    # -- layout ------------------------------------------------------------------------------
-
-    def _build(self) -> None:
-        central = QWidget()
-        outer = QHBoxLayout(central)
-        outer.setContentsMargins(16, 12, 16, 12)
-        outer.setSpacing(16)
-
-        left = QVBoxLayout()
-        left.setSpacing(12)
-
-        stage = QFrame()
-        stage.setObjectName("Card")
-        stage_layout = QVBoxLayout(stage)
-        stage_layout.setContentsMargins(12, 12, 12, 10)
-        stage_layout.setSpacing(10)
-        self.preview = PreviewWidget()
-        stage_layout.addWidget(self.preview, 1)
-        stage_layout.addLayout(self._preview_toolbar())
-        left.addWidget(stage, 1)
-        # banners lie over the top of the preview: showing one never moves the window's layout
-        self.message_bar = MessageStack(stage)
-
-        effects_header = QHBoxLayout()
-        effects_header.addWidget(label("EFFECT", "title"))
-        effects_header.addStretch(1)
-        left.addLayout(effects_header)
-        self.effect_bar = EffectBar()
-        # on a narrow screen the row scrolls instead of forcing the window wider
-        effects_scroll = QScrollArea()
-        effects_scroll.setWidget(self.effect_bar)
-        effects_scroll.setWidgetResizable(True)
-        effects_scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        effects_scroll.setFixedHeight(self.effect_bar.sizeHint().height() + 12)
-        left.addWidget(effects_scroll)
-        self.gallery = BackgroundGallery()
-        left.addWidget(self.gallery)
-        outer.addLayout(left, 1)
-
-        sidebar = QWidget()
-        side = QVBoxLayout(sidebar)
-        side.setContentsMargins(0, 0, 4, 0)
-        side.setSpacing(12)
-        self.vcam_panel = VirtualCameraPanel()
-        self.controls = EffectControls()
-        self.source_panel = SourcePanel()
-        self.model_panel = ModelPanel()
-        for panel in (self.vcam_panel, self.controls, self.source_panel, self.model_panel):
-            side.addWidget(panel)
-        side.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidget(sidebar)
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setFixedWidth(330)
-        outer.addWidget(scroll)
-        self.setCentralWidget(central)
-
-        self.stats_bar = StatsBar()
-        self.setStatusBar(self.stats_bar)
-        self.resize(self._fitted(DEFAULT_SIZE))
-
-    def _preview_toolbar(self) -> QHBoxLayout:
-        bar = QHBoxLayout()
-        bar.setSpacing(0)
-        self.view_group = QButtonGroup(self)
-        self.view_buttons: dict[str, QToolButton] = {}
-        for i, view in enumerate(VIEWS):
-            button = QToolButton()
-            button.setText(VIEW_LABELS[view])
-            button.setCheckable(True)
-            button.setProperty("role", "segment")
-            button.setProperty("position", "first" if i == 0 else "last" if i == len(VIEWS) - 1 else "middle")
-            button.setToolTip(f"Show the {VIEW_LABELS[view].lower()} (Alt+{i + 1})")
-            self.view_group.addButton(button)
-            self.view_buttons[view] = button
-            bar.addWidget(button)
-        self.view_buttons["output"].setChecked(True)
-        bar.addStretch(1)
-        self.mirror_button = QToolButton()
-        self.mirror_button.setProperty("role", "flat")
-        self.mirror_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.pause_button = QToolButton()
-        self.pause_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.pause_button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
-        bar.addWidget(self.mirror_button)
-        bar.addSpacing(8)
-        bar.addWidget(self.pause_button)
-        return bar
-
     def _connect(self) -> None:
         c = self.controller
         c.frame_ready.connect(self._show_frame)
@@ -195,6 +96,7 @@ class MainWindow(WindowMenus, ModelSwitching, QMainWindow):
         self.gallery.chosen.connect(lambda path: self.change(effect="image", background=path))
         self.gallery.add_requested.connect(self.ask_backgrounds)
         self.gallery.remove_requested.connect(self.remove_background)
+        c.backgrounds_checked.connect(self._backgrounds_checked)
         self.controls.changed.connect(lambda changes: self.change(**changes))
         self.controls.choose_video_requested.connect(self.ask_background_video)
         self.source_panel.source_chosen.connect(self.set_source)
@@ -204,6 +106,7 @@ class MainWindow(WindowMenus, ModelSwitching, QMainWindow):
         self.source_panel.fps_chosen.connect(lambda fps: self.change(fps=fps))
         self.model_panel.model_chosen.connect(self.set_model)
         self.model_panel.device_chosen.connect(self.set_device)
+        self.model_panel.quality_chosen.connect(self.set_quality)
         self.model_panel.manage_requested.connect(self.manage_models)
         self.vcam_panel.switched.connect(self.set_virtual_camera)
         for view, button in self.view_buttons.items():
@@ -213,9 +116,10 @@ class MainWindow(WindowMenus, ModelSwitching, QMainWindow):
     # -- starting --------------------------------------------------------------------------
 
     def _first_start(self) -> None:
-        if self.settings.output == "vcam":
+        output = self.settings.output
+        if output.target == "vcam":
             self.vcam_panel.show_state(True, VCAM_WAITING)
-            self.controller.set_virtual_camera(True, self.settings.vcam_backend, self.settings.vcam_device)
+            self.controller.set_virtual_camera(True, output.vcam_backend, output.vcam_device)
         else:
             self.vcam_panel.show_state(False, VCAM_OFF)
         if not self._first_start_needs_model():
@@ -252,20 +156,19 @@ class MainWindow(WindowMenus, ModelSwitching, QMainWindow):
         if settings is not self.settings:
             return  # a newer choice is on its way; its answer is the one that counts
         if self.running_settings is not None and self.controller.running:
-            message = f"{error} Nothing was changed."
+            message = f"{explain(error)} Nothing was changed."
             # keep what the pipeline does not care about (the gallery, the virtual camera switch)
-            self.settings = self.running_settings.replace(user_backgrounds=self.settings.user_backgrounds,
-                                                          output=self.settings.output)
+            self.settings = self.running_settings.replace(app=self.settings.app, output=self.settings.output)
             self._refresh()
             self.message_bar.show_message(message, "error", key="pipeline")
-        elif isinstance(error, SourceError) and camera_index(settings.source) is not None:
+        elif isinstance(error, SourceError) and camera_index(settings.source.name) is not None:
             # no camera (yet): the way on is a video file, so the banner says where and opens it
             self.preview.clear(str(error))
             self.message_bar.show_message(f"{error} {OPEN_VIDEO_HINT}", "error", "Open video file…",
                                           self.ask_source_file, key="pipeline")
         else:
-            self.preview.clear(str(error))
-            self.message_bar.show_message(str(error), "error", "Retry", lambda: self.change(), key="pipeline")
+            self.preview.clear(explain(error))
+            self.message_bar.show_message(explain(error), "error", "Retry", lambda: self.change(), key="pipeline")
         self._pipeline_error = True
 
     def _stopped(self, error: Exception | None) -> None:
@@ -286,17 +189,17 @@ class MainWindow(WindowMenus, ModelSwitching, QMainWindow):
     def _refresh(self) -> None:
         """Make every widget show self.settings."""
         s = self.settings
-        self.effect_bar.set_effect(s.effect, s)
-        self.effect_actions[s.effect].setChecked(True)
+        self.effect_bar.set_effect(s.effect)
+        self.effect_actions[s.effect.name].setChecked(True)
         self.controls.show_settings(s)
         self.source_panel.show_settings(s)
         # a model loading beside the running one shows as chosen; it runs once it has loaded
         self.model_panel.show_settings(s.replace(**self._pending_network) if self._pending_network else s)
-        gallery = (tuple(map(str, self.defaults)), tuple(s.user_backgrounds))
+        gallery = (tuple(map(str, self.defaults)), tuple(s.app.user_backgrounds))
         if gallery != self._gallery_shown:
-            self.gallery.set_backgrounds(self.defaults, s.user_backgrounds, "")
+            self.gallery.set_backgrounds(self.defaults, s.app.user_backgrounds, "")
             self._gallery_shown = gallery
-        self.gallery.select(s.background if s.effect == "image" else "")
+        self.gallery.select(s.effect.background if s.effect.name == "image" else "")
 
     def save_settings(self) -> None:
         geometry = base64.b64encode(bytes(self.saveGeometry())).decode("ascii")
@@ -320,9 +223,9 @@ class MainWindow(WindowMenus, ModelSwitching, QMainWindow):
         return size.boundedTo(room).expandedTo(self.minimumSizeHint().boundedTo(room))
 
     def _restore_geometry(self) -> None:
-        if self.settings.window_geometry:
+        if self.settings.app.window_geometry:
             try:
-                self.restoreGeometry(QByteArray(base64.b64decode(self.settings.window_geometry)))
+                self.restoreGeometry(QByteArray(base64.b64decode(self.settings.app.window_geometry)))
             except ValueError:
                 pass  # a damaged value: the default size will do
         # a size saved on a larger screen (or by a window that had grown) must not run off this one
@@ -330,85 +233,10 @@ class MainWindow(WindowMenus, ModelSwitching, QMainWindow):
         if fitted != self.size():
             self.resize(fitted)
 
-    # -- effects and backgrounds -----------------------------------------------------------
-
-    def choose_effect(self, effect: str) -> None:
-        if effect == "image" and not self.settings.background:
-            first = next(iter(self.gallery.paths()), "")
-            if not first:
-                self._refresh()
-                self.ask_backgrounds()
-                return
-            self.change(effect="image", background=first)
-        elif effect == "video" and not self.settings.background_video:
-            self._refresh()  # until a video is picked, the old effect stays
-            self.ask_background_video()
-        else:
-            self.change(effect=effect)
-
-    def add_backgrounds(self, paths: list[str]) -> list[str]:
-        """Add pictures to the gallery and use the last one; what the file dialog and a drop do.
-
-        A file that is not a usable picture is named in an inline message and changes
-        nothing. A dropped video becomes the background video.
-        """
-        added, problems = [], []
-        for path in map(lambda p: str(Path(p).resolve()), paths):
-            if resources.is_video(path):
-                self.set_background_video(path)
-                continue
-            try:
-                read_image(path)
-            except BackgroundError as exc:
-                problems.append(str(exc))
-                continue
-            added.append(path)
-        if problems:
-            self.message_bar.show_message(" ".join(problems), "error", key="backgrounds")
-        if added:
-            known = {str(p) for p in self.defaults} | set(self.settings.user_backgrounds)
-            user = self.settings.user_backgrounds + [p for p in dict.fromkeys(added) if p not in known]
-            self.change(user_backgrounds=user, effect="image", background=added[-1])
-            if not problems:
-                names = ", ".join(Path(p).name for p in added)
-                self.message_bar.show_message(f"Added {names} to your backgrounds.", "info", key="backgrounds")
-        return added
-
-    def remove_background(self, path: str) -> None:
-        user = [p for p in self.settings.user_backgrounds if p != path]
-        if self.settings.background == path:
-            fallback = str(self.defaults[0]) if self.defaults else ""
-            effect = self.settings.effect if fallback or self.settings.effect != "image" else "blur"
-            self.change(user_backgrounds=user, background=fallback, effect=effect)
-        else:
-            self.change(user_backgrounds=user)
-
-    def set_background_video(self, path: str) -> bool:
-        """Use a video as the background; a file that does not play gives a message and changes nothing."""
-        try:
-            VideoBackground(path).close()
-        except BackgroundError as exc:
-            self.message_bar.show_message(str(exc), "error", key="backgrounds")
-            return False
-        self.change(effect="video", background_video=str(Path(path).resolve()))
-        return True
-
-    # -- drag and drop ---------------------------------------------------------------------
-
-    def dragEnterEvent(self, event) -> None:  # noqa: N802
-        if any(url.isLocalFile() for url in event.mimeData().urls()):
-            event.acceptProposedAction()
-
-    def dropEvent(self, event) -> None:  # noqa: N802
-        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
-        if paths:
-            event.acceptProposedAction()
-            self.add_backgrounds(paths)
-
     # -- source, model ---------------------------------------------------------------------
 
     def set_source(self, source: str) -> None:
-        change = {"source": source, "loop": camera_index(source) is None}
+        change = {"source": source}
         # "Automatic" may pick the other network for this source's shape: get its weights first
         name = self.needs_weights(self.settings.replace(**change)) if self._model_ready else None
         if name is not None:
@@ -429,34 +257,6 @@ class MainWindow(WindowMenus, ModelSwitching, QMainWindow):
         self._camera_search = threading.Thread(target=lambda: self.cameras_found.emit(list_cameras()),
                                                name="segcam-find-cameras", daemon=True)
         self._camera_search.start()
-
-    # -- virtual camera --------------------------------------------------------------------
-
-    def set_virtual_camera(self, on: bool) -> None:
-        waiting = "Starting…" if self.controller.running else VCAM_WAITING
-        self.vcam_panel.show_state(on, waiting if on else VCAM_OFF)
-        self.vcam_action.setChecked(on)
-        self.controller.set_virtual_camera(on, self.settings.vcam_backend, self.settings.vcam_device)
-        self.settings = self.settings.replace(output="vcam" if on else "none")
-        self._save_timer.start()
-
-    def _vcam_started(self, description: str) -> None:
-        self.vcam_panel.show_state(True, f"{description}\n{HOW_TO_USE}", "on")
-        self.vcam_action.setChecked(True)
-
-    def _vcam_failed(self, error: Exception, description: str = "") -> None:
-        self.vcam_panel.show_state(False, description or describe_failure(error), "error")
-        self.vcam_panel.status.setToolTip(str(error))
-        self.vcam_action.setChecked(False)
-        self.settings = self.settings.replace(output="none")
-        self._save_timer.start()
-
-    def _vcam_stopped(self) -> None:
-        if self.settings.output == "vcam":  # the pipeline stopped; the camera comes back with it
-            self.vcam_panel.show_state(True, VCAM_WAITING)
-        elif self.vcam_panel.status.property("state") != "error":
-            self.vcam_panel.show_state(False, VCAM_OFF)
-            self.vcam_action.setChecked(False)
 
     # -- frames and stats (GUI thread, from the controller's signals) ------------------------
 
@@ -481,13 +281,13 @@ class MainWindow(WindowMenus, ModelSwitching, QMainWindow):
         if result is None or not self.isVisible():
             return
         fallback = next(iter(self.gallery.paths()), "")
-        pictures = self.thumbnails.render(result.frame, result.alpha, self.settings, fallback)
+        pictures = self.thumbnails.render(result.frame, result.alpha, self.settings.effect, fallback)
         if self.preview.mirror:  # the buttons look like the preview does
             pictures = {e: None if p is None else np.ascontiguousarray(p[:, ::-1]) for e, p in pictures.items()}
         self.effect_bar.set_thumbnails(pictures)
 
     def _show_stats(self, stats) -> None:
-        self.stats_bar.show_stats(stats, self.settings.source, self.controller.pause_mode)
+        self.stats_bar.show_stats(stats, self.settings.source.name, self.controller.pause_mode)
 
     # -- closing ---------------------------------------------------------------------------
 
@@ -508,4 +308,5 @@ class MainWindow(WindowMenus, ModelSwitching, QMainWindow):
             self._camera_search.join(timeout=10)
         if self.tray is not None:
             self.tray.hide()
+
 

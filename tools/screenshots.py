@@ -1,8 +1,10 @@
 """Render the README's screenshots: the real window, offscreen, on a clip from ../shared.
 
-    python -m segcam.ui.screenshots assets/screenshots
+    python -m tools.screenshots assets/screenshots
 
-One PNG per effect (window-<effect>.png) plus the mask view. The window runs the real
+One PNG per effect (window-<effect>.png) plus the mask view, and closeup-models.png: the
+Hamilton clip's close-up profile (frames 25-35) through MediaPipe and through Robust Video
+Matting, each over the bookshelf background, the models' own masks beneath. The window runs the real
 pipeline on the stretch of the Hamilton clip where the singer faces the camera (the clip also
 cuts to the audience), read as a looping image sequence; nothing else is staged. Weights come from the user's cache or, when
 absent, are imported from ../shared/models into a temporary data folder; settings go to a
@@ -20,6 +22,8 @@ from pathlib import Path
 
 import cv2
 
+from segcam.io import video_frames
+
 CLIP = "face_recognition_short_hamilton_clip_640x360.mp4"
 SINGER_FRAMES = range(100, 206)  # where the clip shows the singer, not the audience
 WINDOW_SIZE = (1320, 860)
@@ -27,19 +31,56 @@ EFFECTS = ("blur", "image", "video", "splash", "solid", "none")
 
 
 def shared_dir() -> Path:
-    return Path(os.environ.get("SEGCAM_SHARED", Path(__file__).resolve().parents[2].parent / "shared"))
+    return Path(os.environ.get("SEGCAM_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
+
+
+CLOSEUP_FRAMES = (25, 28, 31, 34)  # the singer in profile, close to the camera
+CLOSEUP_MODELS = (("mediapipe-landscape", "MediaPipe (landscape)"), ("rvm", "Robust Video Matting (balanced)"))
 
 
 def _prepare_environment(workdir: Path) -> None:
     """Temporary settings always; temporary weights (from ../shared) only if none are installed."""
     os.environ["SEGCAM_CONFIG_DIR"] = str(workdir / "config")
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from segcam.models import weights
+    from segcam.models import install, registry, weights
 
-    if not all(weights.verify(name) for name in weights.PINNED):
+    if not all(weights.verify(name) for name in weights.PINNED) or not registry.get("rvm").installed():
         os.environ["SEGCAM_DATA_DIR"] = str(workdir / "data")
-        for name in weights.PINNED:
-            weights.import_file(shared_dir() / "models" / name)
+        models = shared_dir() / "models"
+        install.import_files([models / name for name in weights.PINNED])
+        install.import_files([models / "rvm" / "model.json", models / "rvm" / "group1-shard1of1.bin"])
+
+
+def render_closeup(outdir: Path) -> Path:
+    """The close-up through each model: composited over the bookshelf, with each model's mask."""
+    import numpy as np
+
+    from segcam.processor import FrameProcessor
+    from segcam.settings import Settings
+    from segcam.ui import resources
+
+    frames = video_frames(shared_dir() / "data" / "clips" / CLIP, limit=max(CLOSEUP_FRAMES) + 1)
+    bookshelf = next(p for p in resources.default_backgrounds() if p.stem == "bookshelf")
+    rows = []
+    for model, title in CLOSEUP_MODELS:
+        processor = FrameProcessor(Settings(model=model, effect="image", background=str(bookshelf)),
+                                   choose_by_speed=False)
+        shown, masks = [], []
+        for index, frame in enumerate(frames):  # from the clip's start, so a recurrent state is real
+            result = processor.process(frame)
+            if index in CLOSEUP_FRAMES:
+                shown.append(result.output)
+                masks.append(cv2.cvtColor((result.alpha * 255).astype(np.uint8), cv2.COLOR_GRAY2BGR))
+        processor.close()
+        strip = np.vstack([np.hstack(shown), np.hstack(masks)])
+        strip = cv2.resize(strip, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+        banner = np.full((28, strip.shape[1], 3), 32, np.uint8)
+        cv2.putText(banner, title, (8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (235, 235, 235), 1, cv2.LINE_AA)
+        rows.append(np.vstack([banner, strip]))
+    path = outdir / "closeup-models.png"
+    if not cv2.imwrite(str(path), np.vstack(rows)):
+        raise OSError(f"could not write {path}")
+    return path
 
 
 def drifting_video(picture: Path, path: Path, frames: int = 90) -> Path:
@@ -59,16 +100,8 @@ def drifting_video(picture: Path, path: Path, frames: int = 90) -> Path:
 def clip_segment(clip: Path, folder: Path, frames: range = SINGER_FRAMES) -> Path:
     """Some frames of a clip as numbered PNGs: a source that loops over just those."""
     folder.mkdir(parents=True, exist_ok=True)
-    capture = cv2.VideoCapture(str(clip))
-    index = 0
-    while index < frames.stop:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        if index in frames:
-            cv2.imwrite(str(folder / f"{index:04d}.png"), frame)
-        index += 1
-    capture.release()
+    for index, frame in enumerate(video_frames(clip, limit=frames.stop)[frames.start:], start=frames.start):
+        cv2.imwrite(str(folder / f"{index:04d}.png"), frame)
     return folder
 
 
@@ -111,7 +144,7 @@ def render(outdir: Path, effects=EFFECTS, mask_view: bool = True) -> list[Path]:
                 raise SystemExit(f"the window showed no frames: {window.message_bar.text()}")
             for effect in effects:
                 window.choose_effect(effect)
-                _wait(app, 30, lambda: window.running_settings.effect == effect)
+                _wait(app, 30, lambda: window.running_settings.effect.name == effect)
                 _wait(app, 1.6)  # mask smoothing settles, thumbnails refresh
                 written.append(_save(window, outdir / f"window-{effect}.png"))
             if mask_view:
@@ -121,6 +154,7 @@ def render(outdir: Path, effects=EFFECTS, mask_view: bool = True) -> list[Path]:
                 written.append(_save(window, outdir / "window-mask-view.png"))
         finally:
             window.close()
+        written.append(render_closeup(outdir))
         return written
 
 
@@ -131,7 +165,7 @@ def _save(window, path: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m segcam.ui.screenshots", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.screenshots", description=__doc__.splitlines()[0])
     parser.add_argument("outdir", type=Path)
     parser.add_argument("--effects", nargs="+", choices=EFFECTS, default=list(EFFECTS))
     parser.add_argument("--no-mask-view", action="store_true")

@@ -1,6 +1,6 @@
 """Measure what the window costs: pipeline throughput with the app open vs headless, same input.
 
-    python -m segcam.ui.overhead --source CLIP.mp4 [--seconds 20] [--effect blur]
+    python -m tools.overhead --source CLIP.mp4 [--seconds 20] [--effect blur]
 
 Flat out: both runs read the file in lock-step (no pacing to its frame rate), so fps is as fast
 as the machine goes: the headless one is a bare Pipeline, the other the real window (offscreen
@@ -70,7 +70,7 @@ def with_window(settings, seconds: float, realtime: bool = False) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m segcam.ui.overhead", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.overhead", description=__doc__.splitlines()[0])
     parser.add_argument("--source", required=True, help="a video file")
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--effect", default="blur")

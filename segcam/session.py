@@ -1,0 +1,414 @@
+"""The running state both front ends drive: which pipeline runs, with which settings, paused or
+not, sending to the virtual camera or not. No Qt here: `segcam run` uses a Session directly,
+the app through a thin adapter (segcam.ui.controller) that turns its callbacks into signals.
+
+Two ways in:
+- `start`, `stop`, `wait` run in the caller's thread and raise: the command line's way.
+- `apply`, `pause`, `set_virtual_camera`, `load_network` and `check_backgrounds` return at
+  once; the work runs on the session's control thread, in order, and the answer comes back
+  through the `Listener`. Quick successive `apply` calls (a slider being dragged) collapse into
+  one: only the newest settings are applied. The app's way, so its window never waits.
+
+Frames come from the pipeline's worker thread: only the newest is kept (`take_frame`), and
+`frame_ready` is called again only once the previous frame was taken, so a busy front end
+drops frames instead of queueing them. Stats are reported at most every STATS_INTERVAL_S.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import queue
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+from segcam import sinks as sink_factory
+from segcam.backgrounds import VIDEO_SUFFIXES, VideoBackground, load_image
+from segcam.capture import camera_index
+from segcam.errors import BackgroundError, SegcamError
+from segcam.models import registry
+from segcam.pipeline import Pipeline, Stats
+from segcam.processor import Result
+from segcam.segmenter import Segmenter
+from segcam.settings import OutputSettings, Settings
+
+log = logging.getLogger(__name__)
+
+STATS_INTERVAL_S = 0.5
+_STOP = object()  # the control thread's "no more jobs"
+
+
+class Listener:
+    """What a session reports. Override what you need; each method may be called from the
+    session's control thread or the pipeline's worker thread, never from the caller's."""
+
+    def frame_ready(self) -> None:
+        """A new Result waits in Session.take_frame()."""
+
+    def stats_ready(self, stats: Stats) -> None:
+        pass
+
+    def applied(self, settings: Settings) -> None:
+        """The pipeline now runs with these settings (the very object given to apply)."""
+
+    def failed(self, settings: Settings, error: Exception) -> None:
+        """These settings were refused; what ran before runs on."""
+
+    def paused(self, mode: str | None) -> None:
+        """The pause mode now in force, or None."""
+
+    def vcam_started(self, description: str) -> None:
+        pass
+
+    def vcam_failed(self, error: Exception) -> None:
+        """The virtual camera could not start or stopped working; it is off now."""
+
+    def vcam_stopped(self) -> None:
+        pass
+
+    def stopped(self, error: Exception | None) -> None:
+        """The pipeline ended by itself: the error, or None for a source that ended."""
+
+    def network_ready(self, settings: Settings) -> None:
+        """The network these settings choose loaded beside the running one."""
+
+    def network_failed(self, settings: Settings, error: Exception) -> None:
+        pass
+
+    def backgrounds_checked(self, pictures: list[str], videos: list[str], problems: list[str]) -> None:
+        """check_backgrounds' answer: the usable pictures and videos (absolute paths), and a
+        sentence for each file that cannot be used."""
+
+
+class Session:
+    def __init__(self, listener: Listener | None = None, realtime: bool = True, loop_files: bool = False,
+                 overwrite: bool = False):
+        """`realtime`: newest frame wins (cameras, the app); False processes every frame of a file.
+        `loop_files`: a video-file source plays on from its start (the app). `overwrite`: an output
+        file may replace an existing one."""
+        self.listener = listener or Listener()
+        self.realtime = realtime
+        self.loop_files = loop_files
+        self.overwrite = overwrite
+        self.pipeline: Pipeline | None = None
+        self.pause_mode: str | None = None
+        self._vcam = None  # the virtual camera sink while one is attached
+        self._vcam_wanted: tuple[str | None, str | None] | None = None  # (backend, device) while on
+        self._lock = threading.Lock()  # guards the fields the worker thread writes
+        self._latest: Result | None = None
+        self._frame_pending = False
+        self._frame_size: tuple[int, int] | None = None
+        self._resize_queued = False
+        self._wanted: Settings | None = None
+        self._apply_queued = False
+        self._stats_at = 0.0  # when stats were last reported
+        self._closed = False
+        self._jobs: queue.Queue = queue.Queue()
+        self._thread: threading.Thread | None = None  # the control thread, started by the first request
+        self._checks: list[threading.Thread] = []
+
+    # -- in the caller's thread ------------------------------------------------------------
+
+    def start(self, settings: Settings) -> Pipeline:
+        """Open the source, load the network and the output the settings name, and run.
+
+        Raises a SegcamError when anything the user chose cannot be used; a virtual camera
+        that does not start is such an error here (the command line's way)."""
+        if settings.output.target == "vcam":
+            self._vcam_wanted = (settings.output.vcam_backend, settings.output.vcam_device)
+        self._start(settings, vcam_required=True)
+        return self.pipeline
+
+    def stop(self) -> None:
+        """Stop the pipeline and close its outputs; the session can start again."""
+        self._stop_pipeline()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the pipeline to end by itself. True when no pipeline runs any more."""
+        pipeline = self.pipeline
+        return pipeline is None or pipeline.wait(timeout)
+
+    def take_frame(self) -> Result | None:
+        """The newest result; the next one will call frame_ready again."""
+        with self._lock:
+            result, self._frame_pending = self._latest, False
+            return result
+
+    @property
+    def frame_size(self) -> tuple[int, int] | None:
+        """(width, height) of the newest frame, or None before the first."""
+        with self._lock:
+            return self._frame_size
+
+    @property
+    def running(self) -> bool:
+        pipeline = self.pipeline
+        return pipeline is not None and pipeline.running
+
+    @property
+    def stats(self) -> Stats | None:
+        pipeline = self.pipeline
+        return pipeline.stats if pipeline is not None else None
+
+    # -- requests: answered through the listener ------------------------------------------
+
+    def apply(self, settings: Settings) -> None:
+        """Run with these settings: update the running pipeline, or start one. Answers with
+        applied or failed; only the newest of several quick calls is applied."""
+        with self._lock:
+            self._wanted = settings
+            if self._apply_queued:
+                return
+            self._apply_queued = True
+        self._submit(self._apply_latest)
+
+    def load_network(self, settings: Settings) -> None:
+        """Load the network these settings choose without touching the running pipeline.
+
+        Answers with network_ready, after which apply(settings) switches to it from the caches
+        it filled (the converted weights, the ONNX export), or network_failed."""
+        self._submit(lambda: self._load_network(settings))
+
+    def pause(self, mode: str | None) -> None:
+        """Privacy pause ("freeze", "blank", "blur"), or None to resume; answers with paused."""
+        self._submit(lambda: self._pause(mode))
+
+    def set_virtual_camera(self, on: bool, backend: str | None = None, device: str | None = None) -> None:
+        """Send to the virtual camera (now, or from the start of the next pipeline), or stop sending."""
+        self._submit(lambda: self._set_vcam((backend, device) if on else None))
+
+    def check_backgrounds(self, paths: list[str]) -> None:
+        """Find which files can be backgrounds, on a thread of their own (a large picture takes
+        a while to decode); answers with backgrounds_checked. Each picture is decoded once: the
+        effect, the gallery and the thumbnails take it from backgrounds' cache."""
+        thread = threading.Thread(target=self._check_backgrounds, args=(list(paths),),
+                                  name="segcam-check-backgrounds", daemon=True)
+        self._checks = [t for t in self._checks if t.is_alive()] + [thread]
+        thread.start()
+
+    def shutdown(self) -> None:
+        """Stop everything and release the camera and the virtual camera. Blocks until done."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._thread is not None:
+            self._jobs.put(_STOP)
+            self._thread.join()
+        else:
+            self._stop_pipeline()
+        for thread in self._checks:
+            thread.join(timeout=10)
+
+    # -- the control thread -----------------------------------------------------------------
+
+    def _submit(self, job: Callable[[], None]) -> None:
+        if self._closed:
+            return
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._serve, name="segcam-session", daemon=True)
+            self._thread.start()
+        self._jobs.put(job)
+
+    def _serve(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is _STOP:
+                break
+            try:
+                job()
+            except Exception:  # a bug in one job must not end the control thread
+                log.exception("session job failed")
+        self._stop_pipeline()
+
+    def _apply_latest(self) -> None:
+        with self._lock:
+            settings, self._apply_queued = self._wanted, False
+        try:
+            if self.running:
+                self.pipeline.update(self._effective(settings))
+            else:
+                self._start(settings, vcam_required=False)
+        except Exception as exc:
+            if not isinstance(exc, SegcamError):
+                log.exception("applying settings failed")
+            self.listener.failed(settings, exc)
+            return
+        self.listener.applied(settings)
+
+    def _effective(self, settings: Settings) -> Settings:
+        """What runs: with `loop_files`, a video file as the source plays on from its start."""
+        if self.loop_files and camera_index(settings.source.name) is None and not settings.source.loop:
+            return settings.replace(loop=True)
+        return settings
+
+    def _load_network(self, settings: Settings) -> None:
+        try:
+            width, height = self.frame_size or (settings.source.width, settings.source.height)
+            Segmenter(registry.resolve(settings.model.name, width, height), settings.model.device, download=False,
+                      frame_size=(width, height), quality=settings.model.quality)
+        except Exception as exc:  # noqa: BLE001 - whatever it is, the old network keeps running
+            if not isinstance(exc, SegcamError):
+                log.exception("loading a network failed")
+            self.listener.network_failed(settings, exc)
+            return
+        self.listener.network_ready(settings)
+
+    def _start(self, settings: Settings, vcam_required: bool) -> None:
+        self._stop_pipeline()
+        settings = self._effective(settings)
+        pipeline = Pipeline(settings, make_sinks=lambda w, h, fps: self._make_sinks(settings, w, h, fps, vcam_required),
+                            on_result=lambda result: self._on_result(pipeline, result),
+                            on_end=lambda error: self._ended(pipeline, error), realtime=self.realtime)
+        pipeline.pause(self.pause_mode)
+        self.pipeline = pipeline  # before it starts: a file of a few frames may end at once
+        try:
+            pipeline.start()
+        except BaseException:
+            self.pipeline = None
+            raise
+        if self._vcam is not None:
+            self.listener.vcam_started(self._vcam.describe())
+
+    def _make_sinks(self, settings: Settings, width: int, height: int, fps: float, vcam_required: bool) -> list:
+        """The outputs of a new pipeline: a file the settings name, and the virtual camera while it is wanted."""
+        made = []
+        output = settings.output
+        if output.is_file:
+            source = settings.source
+            # a looping source would need its sound looped too; cameras have none here
+            sound = source.name if camera_index(source.name) is None and Path(source.name).is_file() \
+                and not source.loop else None
+            made += sink_factory.build(output, width, height, fps, overwrite=self.overwrite, audio_from=sound,
+                                       inputs=input_files(settings))
+        if self._vcam_wanted is not None:
+            try:
+                # the command line's camera keeps its frame rate; the app's goes at the source's pace
+                (self._vcam,) = sink_factory.build(self._vcam_output(output), width, height, fps, pace=vcam_required)
+            except SegcamError as exc:
+                if vcam_required:
+                    for sink in made:
+                        sink.mark_incomplete()  # nothing was written: an older file there stays as it was
+                        sink.close()
+                    raise
+                self._vcam_wanted = None  # the app goes on without it, and says why
+                self.listener.vcam_failed(exc)
+                return made
+            made.append(self._vcam)
+        return made
+
+    def _vcam_output(self, output: OutputSettings) -> OutputSettings:
+        backend, device = self._vcam_wanted
+        return dataclasses.replace(output, target="vcam", vcam_backend=backend, vcam_device=device)
+
+    def _stop_pipeline(self) -> None:
+        pipeline, self.pipeline = self.pipeline, None
+        if pipeline is not None:
+            pipeline.stop()  # closes its sinks, the virtual camera included
+        if self._vcam is not None:
+            self._vcam = None
+            self.listener.vcam_stopped()
+
+    def _pause(self, mode: str | None) -> None:
+        if self.pipeline is not None:
+            self.pipeline.pause(mode)
+        self.pause_mode = mode
+        self.listener.paused(mode)
+
+    def _set_vcam(self, wanted: tuple[str | None, str | None] | None) -> None:
+        self._vcam_wanted = wanted
+        if wanted is None:
+            self._detach_vcam()
+            self.listener.vcam_stopped()
+        elif self._vcam is None and self.running:
+            self._attach_vcam()
+
+    def _attach_vcam(self) -> None:
+        pipeline = self.pipeline
+        width, height = self.frame_size or pipeline.frame_size
+        try:
+            (sink,) = sink_factory.build(self._vcam_output(pipeline.settings.output), width, height,
+                                         pipeline.settings.source.fps)
+        except SegcamError as exc:
+            self._vcam_wanted = None
+            self.listener.vcam_failed(exc)
+            return
+        pipeline.add_sink(sink)
+        self._vcam = sink
+        self.listener.vcam_started(sink.describe())
+
+    def _detach_vcam(self) -> None:
+        sink, self._vcam = self._vcam, None
+        if sink is not None and self.pipeline is not None:
+            self.pipeline.remove_sink(sink)
+        elif sink is not None:
+            sink.close()
+
+    def _resize_vcam(self) -> None:
+        """The source changed size: give meeting apps a camera of the new size."""
+        with self._lock:
+            self._resize_queued = False
+        if self._vcam is not None and self._vcam_wanted is not None:
+            self._detach_vcam()
+            self._attach_vcam()
+
+    def _reap(self, pipeline: Pipeline) -> None:
+        if pipeline is self.pipeline:
+            self._stop_pipeline()
+
+    def _check_backgrounds(self, paths: list[str]) -> None:
+        pictures, videos, problems = [], [], []
+        for path in (str(Path(p).resolve()) for p in paths):
+            try:
+                if Path(path).suffix.lower() in VIDEO_SUFFIXES:
+                    VideoBackground(path).close()
+                    videos.append(path)
+                else:
+                    load_image(path)
+                    pictures.append(path)
+            except BackgroundError as exc:
+                problems.append(str(exc))
+        self.listener.backgrounds_checked(pictures, videos, problems)
+
+    # -- the pipeline's worker thread ------------------------------------------------------
+
+    def _on_result(self, pipeline: Pipeline, result: Result) -> None:
+        height, width = result.output.shape[:2]
+        with self._lock:
+            self._latest = result
+            notify, self._frame_pending = not self._frame_pending, True
+            self._frame_size = (width, height)
+            vcam = self._vcam
+            resize = vcam is not None and (vcam.width, vcam.height) != (width, height) and not self._resize_queued
+            self._resize_queued |= resize
+            now = time.monotonic()
+            stats_due = now - self._stats_at >= STATS_INTERVAL_S
+            if stats_due:
+                self._stats_at = now
+        if resize:
+            self._submit(self._resize_vcam)
+        if notify:
+            self.listener.frame_ready()
+        if stats_due:
+            self.listener.stats_ready(pipeline.stats)
+
+    def _ended(self, pipeline: Pipeline, error: Exception | None) -> None:
+        """The pipeline's run ended by itself (its source ended, or an error). With a control
+        thread (the app), the session releases it there; the command line stops it itself."""
+        if pipeline is not self.pipeline:  # being replaced or stopped: nobody needs to hear of it
+            return
+        if self._thread is not None:
+            self._submit(lambda: self._reap(pipeline))
+        self.listener.stopped(error)
+
+
+def input_files(settings: Settings) -> list[str]:
+    """The files a run reads, which its output must never overwrite."""
+    files = [settings.source.name] if camera_index(settings.source.name) is None else []
+    effect = settings.effect
+    if effect.name == "image" and effect.background:
+        files.append(effect.background)
+    if effect.name == "video" and effect.background_video:
+        files.append(effect.background_video)
+    return files

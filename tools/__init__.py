@@ -1,0 +1,5 @@
+"""Developer tools that read the project's ../shared data: run from a checkout, never installed.
+
+    python -m tools.screenshots assets/screenshots    # the README's screenshots
+    python -m tools.overhead --source CLIP.mp4        # what the window costs over headless
+"""
