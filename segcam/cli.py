@@ -62,8 +62,9 @@ def _add_setting_option(parser, key: str) -> None:
     kind, default = facts.get("kind"), Settings().get(key)
     help_text = (facts.get("help") or facts.get("hint") or key.replace("_", " ")).replace("%", "%%")  # argparse's %
     flag = settings_store.flag(key)
-    if isinstance(default, bool):
-        parser.add_argument(flag, dest=key, action="store_true", default=None, help=help_text)
+    if isinstance(default, bool):  # a flag that turns it on, or off for one that is on by default (--no-guard)
+        parser.add_argument(flag, dest=key, action="store_false" if default else "store_true", default=None,
+                            help=help_text)
     elif kind == "fraction":
         parser.add_argument(flag, dest=key, type=fraction, metavar="0..1", help=f"{help_text} (default {default:g})")
     elif kind == "threshold":

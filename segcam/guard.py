@@ -30,6 +30,8 @@ from segcam.imageops import shrink, small_mask
 
 STARTING = "starting"
 SWITCHED = "source switched"
+MODEL_SWITCHED = "model switched"
+SCENE_CUT = "scene cut"
 NO_PERSON = "no person in view"
 COLLAPSED = "mask collapsed"
 JUMPED = "mask jumped"
@@ -93,6 +95,7 @@ class PrivacyGuard:
         self.steady_frames = steady_frames
         self.fade_frames = max(1, fade_frames)
         self.trust = trust
+        self._was_holding = False  # what the last verdict said, so each change is told once
         self.reset(STARTING)
 
     def reset(self, reason: str = SWITCHED) -> None:
@@ -107,7 +110,14 @@ class PrivacyGuard:
 
     def update(self, alpha: np.ndarray | None) -> Verdict:
         """Judge one frame's alpha (float32 in [0, 1], any size; the network's own is cheapest).
-        None means the segmenter failed on this frame: show only the safe frame."""
+        None means the segmenter failed on this frame: show only the safe frame. The verdict
+        is `changed` on the first frame it holds (after a start or `reset` too) and on the
+        first it no longer does."""
+        verdict = self._judge(alpha)
+        changed, self._was_holding = verdict.holding != self._was_holding, verdict.holding
+        return verdict if verdict.changed == changed else Verdict(verdict.amount, verdict.reason, changed)
+
+    def _judge(self, alpha: np.ndarray | None) -> Verdict:
         if alpha is None:
             self._previous = self._previous_area = None
             return self._engage(FAILED)

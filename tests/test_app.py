@@ -579,15 +579,21 @@ def test_the_adjust_panel_is_made_from_the_settings_and_the_registry(qtbot):
     for effect in effects.effects():
         panel.show_settings(Settings(effect=effect.name, background_video="/videos/room.mp4"))
         shown = {key for key, widget in panel.widgets.items() if widget.isVisible()}
-        mask = {"edge_softness", "smoothing"} if effect.uses_mask else set()
+        mask = {"edge_softness", "smoothing", "guard"} if effect.uses_mask else set()
+        stages = {"only_me", "low_light", "frame_me", "mirror"}  # with every effect
         # the threshold has no control in the app yet; the gallery chooses pictures
-        assert shown == ({*effect.reads} - {"background"}) | mask | {"mirror"}, effect.name
+        assert shown == ({*effect.reads} - {"background"}) | mask | stages, effect.name
         assert panel.heading.text() == effect.label
     assert panel.sliders["blur_strength"].name.text() == "Blur strength"
     assert panel.sliders["splash_strength"].name.text() == "Grey amount"
     assert panel.video_name.text() == "room.mp4"
+    style = panel.choices["blur_style"]
+    assert [style.itemData(i) for i in range(style.count())] == ["gaussian", "lens"]
+    assert panel.checks["guard"].isChecked() and not panel.checks["only_me"].isChecked()  # the defaults
     changes = []
     panel.changed.connect(changes.append)
     panel.sliders["smoothing"].slider.setValue(25)
     panel.checks["mirror"].setChecked(True)
-    assert changes == [{"smoothing": 0.25}, {"mirror": True}]
+    panel.checks["guard"].setChecked(False)
+    style.activated.emit(1)
+    assert changes == [{"smoothing": 0.25}, {"mirror": True}, {"guard": False}, {"blur_style": "lens"}]

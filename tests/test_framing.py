@@ -5,7 +5,7 @@ from itertools import pairwise
 import cv2
 import numpy as np
 
-from segcam.framing import AutoFramer, Crop, apply
+from segcam.effects.framing import AutoFramer, Crop, apply
 
 H, W = 360, 640
 

@@ -100,7 +100,8 @@ def test_a_person_leaving_the_frame_holds_until_they_are_back_and_steady():
     verdicts, _, _ = run(PrivacyGuard(STEADY), frames, truths, truths)
     gone = [i for i, t in enumerate(truths) if t.mean() < 0.01]
     assert not verdicts[19].holding
-    engaged = next(i for i, v in enumerate(verdicts) if v.changed and v.holding)
+    assert verdicts[0].changed and verdicts[0].reason == STARTING  # the first hold is told too
+    engaged = next(i for i, v in enumerate(verdicts) if i > 0 and v.changed and v.holding)
     assert 20 <= engaged <= gone[0]  # while they leave, at the latest when they are gone
     assert all(verdicts[i].holding for i in range(engaged, gone[-1] + 1))
     assert verdicts[gone[0]].reason in (COLLAPSED, NO_PERSON)
@@ -186,7 +187,8 @@ def test_reset_holds_until_masks_are_steady_again():
     guard.reset()
     after = [guard.update(truth) for _ in range(STEADY)]
     assert [v.reason for v in after[:-1]] == [SWITCHED] * (STEADY - 1)
-    assert not after[-1].holding
+    assert after[0].changed and not any(v.changed for v in after[1:-1])  # the hold is told once ...
+    assert not after[-1].holding and after[-1].changed  # ... and so is the release
     assert detail(shield(frame, safe_frame(frame), 1.0), room_region(truth)) < SHARP
 
 

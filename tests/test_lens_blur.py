@@ -4,8 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from segcam.effects import blur_background
-from segcam.lens_blur import disc, lens_blur, lens_radius
+from segcam.effects.blur import blur_background, disc, lens_blur, lens_radius
 
 H, W = 720, 1280
 

@@ -3,7 +3,7 @@
 import cv2
 import numpy as np
 
-from segcam.low_light import LowLight
+from segcam.effects.low_light import LowLight
 
 H, W = 360, 640
 

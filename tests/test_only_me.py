@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from segcam.only_me import OnlyMe
+from segcam.effects.only_me import OnlyMe
 
 H, W = 360, 640
 

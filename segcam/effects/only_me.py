@@ -25,6 +25,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from segcam.effects.base import Stage
+from segcam.effects.registry import register_stage
 from segcam.imageops import small_mask
 
 _WORKING_WIDTH = 256
@@ -176,3 +178,28 @@ def _regions(person: np.ndarray) -> np.ndarray:
     # DIST_LABEL_PIXEL numbers the seed pixels in scan order: look their region up
     region_of = np.concatenate([[0], seeds[seeds > 0]]).astype(np.int32)
     return region_of[nearest] * person
+
+
+@register_stage
+class OnlyMeStage(Stage):
+    """Before compositing: everyone but the main person leaves the alpha, so the effect
+    treats them as the room (and framing and low light follow the main person alone)."""
+
+    name = "only_me"
+    where = "before"
+    order = 10
+    reads = ("only_me",)
+
+    def __init__(self, settings):
+        super().__init__(settings)
+        self.only_me = OnlyMe()
+
+    @classmethod
+    def enabled(cls, settings) -> bool:
+        return settings.only_me
+
+    def before(self, frame: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return frame, self.only_me(alpha)
+
+    def reset(self) -> None:
+        self.only_me.reset()

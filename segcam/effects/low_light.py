@@ -20,6 +20,9 @@ import math
 import cv2
 import numpy as np
 
+from segcam.effects.base import Stage
+from segcam.effects.registry import register_stage
+
 _STATS_WIDTH = 160  # brightness is measured on a frame about this wide
 _MIN_PERSON = 0.02  # share of the frame: with less person than this, the whole frame is judged
 
@@ -76,3 +79,27 @@ class LowLight:
             levels = np.arange(256, dtype=np.float64) / 255.0
             self._table = (gamma, np.clip(np.round(255.0 * levels ** gamma), 0, 255).astype(np.uint8))
         return self._table[1]
+
+
+@register_stage
+class LowLightStage(Stage):
+    """Before compositing: a dim frame brightened for the person, so the effect blends the lit picture."""
+
+    name = "low_light"
+    where = "before"
+    order = 20  # after only-me: the exposure is judged on the main person
+    reads = ("low_light",)
+
+    def __init__(self, settings):
+        super().__init__(settings)
+        self.low_light = LowLight()
+
+    @classmethod
+    def enabled(cls, settings) -> bool:
+        return settings.low_light
+
+    def before(self, frame: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.low_light(frame, alpha), alpha
+
+    def reset(self) -> None:
+        self.low_light.reset()

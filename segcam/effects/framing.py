@@ -28,6 +28,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from segcam.effects.base import Stage
+from segcam.effects.registry import register_stage
 from segcam.imageops import small_mask
 
 _WORKING_WIDTH = 256
@@ -193,3 +195,27 @@ def apply(image: np.ndarray, crop: Crop) -> np.ndarray:
     else:  # (getRectSubPix takes the patch's centre with pixel centres on whole numbers)
         patch = cv2.getRectSubPix(image, size, (left + size[0] / 2 - 0.5, top + size[1] / 2 - 0.5))
     return cv2.resize(patch, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+@register_stage
+class FrameMe(Stage):
+    """After compositing, before the mirror: the output cropped to follow the person, at its own size."""
+
+    name = "frame_me"
+    where = "after"
+    order = 50  # before the mirror (100), which flips the framed picture as a whole
+    reads = ("frame_me",)
+
+    def __init__(self, settings):
+        super().__init__(settings)
+        self.framer = AutoFramer()
+
+    @classmethod
+    def enabled(cls, settings) -> bool:
+        return settings.frame_me
+
+    def after(self, frame: np.ndarray, alpha: np.ndarray, output: np.ndarray) -> np.ndarray:
+        return self.framer(output, alpha)
+
+    def reset(self) -> None:
+        self.framer.reset()
