@@ -2,13 +2,15 @@
 
     python -m tools.screenshots assets/screenshots
 
-One PNG per effect (window-<effect>.png) plus the mask view, and closeup-models.png: the
+One PNG per effect (window-<effect>.png) plus the mask view, and closeup-models.jpg: the
 Hamilton clip's close-up profile (frames 25-35) through MediaPipe and through Robust Video
-Matting, each over the bookshelf background, the models' own masks beneath. The window runs the real
-pipeline on the stretch of the Hamilton clip where the singer faces the camera (the clip also
-cuts to the audience), read as a looping image sequence; nothing else is staged. Weights come from the user's cache or, when
-absent, are imported from ../shared/models into a temporary data folder; settings go to a
-temporary folder too, so a run never touches the user's own.
+Matting, each over the bookshelf background, with the models' own masks beneath.
+
+The window runs the real pipeline on the stretch of the Hamilton clip where the singer faces
+the camera (the clip also cuts to the audience), read as a looping image sequence; nothing
+else is staged. Weights come from the user's cache or, when absent, are imported from
+../shared/models into a temporary data folder; settings go to a temporary folder too, so a
+run never touches the user's own.
 """
 
 from __future__ import annotations
@@ -77,8 +79,8 @@ def render_closeup(outdir: Path) -> Path:
         banner = np.full((28, strip.shape[1], 3), 32, np.uint8)
         cv2.putText(banner, title, (8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (235, 235, 235), 1, cv2.LINE_AA)
         rows.append(np.vstack([banner, strip]))
-    path = outdir / "closeup-models.png"
-    if not cv2.imwrite(str(path), np.vstack(rows)):
+    path = outdir / "closeup-models.jpg"  # a photo: as JPEG a fifth of the PNG's size
+    if not cv2.imwrite(str(path), np.vstack(rows), [cv2.IMWRITE_JPEG_QUALITY, 88]):
         raise OSError(f"could not write {path}")
     return path
 

@@ -47,9 +47,10 @@ class ModelPanel(Card):
     def __init__(self, parent: QWidget | None = None):
         super().__init__("Model", parent)
         self.model = compact_combo(_ModelCombo)
-        self.model.addItem("Automatic (the best this computer keeps up with)", "auto")
-        self.model.setItemData(0, "Robust Video Matting where this computer runs it at the camera's frame rate "
-                               "(measured once), else MediaPipe for the frame's shape", Qt.ItemDataRole.ToolTipRole)
+        self.model.addItem("Automatic", "auto")
+        self.model.setItemData(0, "The best model this computer keeps up with: Robust Video Matting where it runs "
+                               "it at the camera's frame rate (measured once), else MediaPipe for the frame's "
+                               "shape; the status bar's model says which runs and why", Qt.ItemDataRole.ToolTipRole)
         for name in registry.names():
             self.model.addItem(name, name)
         self.device = compact_combo()
