@@ -559,6 +559,18 @@ def test_diagnose_shows_the_doctor_report(qtbot, models_installed, open_window):
     assert report.startswith("segcam doctor:") and "Python" in report
 
 
+def test_the_status_bar_says_when_the_privacy_guard_holds_and_why(qtbot):
+    from segcam.pipeline import Stats
+    from segcam.ui.stats_bar import StatsBar
+
+    bar = StatsBar()
+    qtbot.addWidget(bar)
+    bar.show_stats(Stats(source_status="running", guard="mask collapsed"), "0")
+    assert bar.source_status.text() == "Camera 0: running · privacy guard holding (mask collapsed): the room is hidden"
+    bar.show_stats(Stats(source_status="running"), "0")
+    assert bar.source_status.text() == "Camera 0: running"
+
+
 def test_screenshot_script_renders_the_window(qtbot, models_installed, tmp_path):
     from tools import screenshots
 

@@ -432,12 +432,18 @@ def test_progress_bar_for_a_file_run(models_installed, hamilton_clip, tmp_path, 
 def test_every_effect_and_mask_setting_has_an_option(capsys):
     args = cli.build_parser().parse_args(["run", "--blur-strength", "0.8", "--splash-strength", "0.3",
                                           "--edge-softness", "0.1", "--smoothing", "0.9", "--threshold", "0.4",
-                                          "--color", "1,2,3", "--mirror"])
+                                          "--color", "1,2,3", "--mirror", "--blur-style", "lens", "--only-me",
+                                          "--low-light", "--frame-me", "--no-guard"])
     s = cli.settings_from_args(args)
     assert (s.effect.blur_strength, s.effect.splash_strength, s.effect.color, s.effect.mirror) == (0.8, 0.3, (1, 2, 3),
                                                                                                    True)
     assert (s.mask.edge_softness, s.mask.smoothing, s.mask.threshold) == (0.1, 0.9, 0.4)
-    for bad in (["--blur-strength", "2"], ["--smoothing", "nan"], ["--threshold", "1"]):
+    assert (s.effect.blur_style, s.effect.only_me, s.effect.low_light, s.effect.frame_me) == ("lens", True, True, True)
+    assert not s.mask.guard
+    defaults = cli.settings_from_args(cli.build_parser().parse_args(["run"]))
+    assert defaults.mask.guard and not (defaults.effect.only_me or defaults.effect.low_light or defaults.effect.frame_me)
+    assert defaults.effect.blur_style == "gaussian"
+    for bad in (["--blur-strength", "2"], ["--smoothing", "nan"], ["--threshold", "1"], ["--blur-style", "tilt"]):
         with pytest.raises(SystemExit) as exc:
             cli.main(["run", *bad])
         assert exc.value.code == 2
@@ -459,6 +465,18 @@ def test_run_starts_from_a_settings_file_and_the_options_given(tmp_path, capsys)
     (tmp_path / "broken.json").write_text("[1, 2")
     assert cli.main(["run", "--settings", str(tmp_path / "broken.json")]) == 2
     assert one_line(capsys.readouterr().err).endswith("(--settings).")
+
+
+def test_run_says_when_the_privacy_guard_holds_and_why(models_installed, hamilton_clip, tmp_path, capsys):
+    out = tmp_path / "out.mp4"
+    assert cli.main(["run", "--source", str(hamilton_clip), "--output", str(out), "--max-frames", "24"]) == 0
+    guard_lines = [line for line in capsys.readouterr().err.splitlines() if "privacy guard" in line]
+    assert guard_lines[0] == "segcam: frame 1: privacy guard holding (starting); the room is hidden"
+    assert guard_lines[1].endswith("privacy guard released; the mask is trusted again")
+    assert "segcam: frame 21: privacy guard holding (scene cut); the room is hidden" in guard_lines  # the clip's cut
+    assert cli.main(["run", "--source", str(hamilton_clip), "--output", str(out), "--max-frames", "24", "--overwrite",
+                     "--no-guard"]) == 0
+    assert "privacy guard" not in capsys.readouterr().err
 
 
 def test_blur_strength_reaches_the_output(models_installed, hamilton_clip, clip_frames, tmp_path):
