@@ -574,7 +574,7 @@ def test_the_status_bar_says_when_the_privacy_guard_holds_and_why(qtbot):
 def test_screenshot_script_renders_the_window(qtbot, models_installed, tmp_path):
     from tools import screenshots
 
-    paths = screenshots.render(tmp_path, effects=["splash"], mask_view=False)
+    paths = screenshots.render(tmp_path, effects=["splash"], mask_view=False, parts=("window",))
     assert [p.name for p in paths] == ["window-splash.png"]
     image = cv2.imread(str(paths[0]))
     assert image.shape[:2] == (screenshots.WINDOW_SIZE[1], screenshots.WINDOW_SIZE[0])

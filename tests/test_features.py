@@ -121,3 +121,13 @@ def test_the_stages_are_reset_with_the_rest_of_the_temporal_state(models_install
     result = processor.process(bright)
     assert processor.guard.reason == SCENE_CUT
     assert stages["low_light"].low_light.gamma == LowLight().wanted_gamma(bright, result.alpha) > 0.5
+
+
+def test_the_screenshot_tool_renders_a_features_strip(rvm_installed, shared_dir, tmp_path):
+    from segcam.ui import resources
+    from tools import feature_strips
+
+    bookshelf = next(p for p in resources.default_backgrounds() if p.stem == "bookshelf")
+    (path,) = feature_strips.render_features(tmp_path, shared_dir, str(bookshelf), strips=("lens",))
+    strip = cv2.imread(str(path))
+    assert path.name == "feature-lens.jpg" and strip.shape == (2 * (feature_strips.BANNER + 180), 3 * 320, 3)

@@ -1,13 +1,15 @@
-"""What each of issue 12's features costs per frame, from `segcam bench`'s own measurement.
+"""What each of issue 12's features costs per frame, on `segcam bench`'s per-frame path.
 
-    python -m tools.feature_costs [--rounds 5] [--frames 100] [--size 1280x720]
+    python -m tools.feature_costs [--rounds 5] [--frames 60] [--size 1280x720]
 
 Frames: the Hamilton clip's singer facing the camera (frames 88-147, where every model's mask
-is trusted, so the privacy guard has let go as it has most of the time), scaled to --size.
-Each round runs `segcam bench` (segcam.bench.run) once per configuration, in turn, so a machine
-that slows down slows all of them alike; the figures are the medians over the rounds of each
-run's median ms per frame (and of its composite stage). Then the compositor alone, for the
-guard's rarer states: holding (the safe frame instead of the composite) and fading (both, blended).
+is trusted, so the privacy guard has let go, as it has most of the time), scaled to --size.
+Each configuration is timed against the first (the blur effect without the guard), two
+FrameProcessors (as `segcam bench` makes them) fed the same frame in turn, frame after frame,
+so a machine that slows down slows both alike: medians over every frame of every round, of the
+whole frame and of its composite stage (where the features run, the guard's judgement
+included). Then the compositor alone, for the guard's rarer states: holding (the safe frame
+instead of the composite) and fading (both, blended).
 """
 
 from __future__ import annotations
@@ -22,10 +24,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from segcam import bench
 from segcam.argtypes import parse_size
 from segcam.effects import Compositor
 from segcam.io import video_frames
+from segcam.processor import FrameProcessor
 from segcam.settings import Settings
 from tools.screenshots import CLIP, shared_dir
 
@@ -68,30 +70,38 @@ def compositor_states(frames: list[np.ndarray], size: tuple[int, int], rounds: i
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.feature_costs", description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--frames", type=int, default=100, help="frames each bench run times (default 100)")
+    parser.add_argument("--rounds", type=int, default=5, help="passes over the frames (default 5)")
+    parser.add_argument("--frames", type=int, default=60, help="frames of the clip (default 60)")
     parser.add_argument("--size", type=parse_size, default=(1280, 720))
     args = parser.parse_args(argv)
     width, height = args.size
-    results: dict[str, list[tuple[float, float]]] = {name: [] for name, _ in CONFIGS}
     with tempfile.TemporaryDirectory(prefix="segcam-costs-") as tmp:
-        source = singer_clip(Path(tmp), args.size)
-        for round_ in range(args.rounds):
-            for name, changes in CONFIGS:
-                settings = Settings(effect="blur", width=width, height=height, **changes)
-                report = bench.run(settings, frames=args.frames, source=source)
-                results[name].append((report["ms_per_frame"]["median"], report["stages"]["composite"]))
-            print(f"round {round_ + 1} of {args.rounds} done", file=sys.stderr)
-        frames = video_frames(source, limit=20)
-    print(f"{report['model']} on {report['device']} ({report['runtime']}), {width}x{height}, "
-          f"{args.rounds} rounds of {args.frames} frames; medians over the rounds")
-    base = statistics.median(ms for ms, _ in results[CONFIGS[0][0]])
-    print(f"{'':32s} {'ms/frame':>9s} {'ratio':>6s} {'composite ms':>13s}")
-    for name, values in results.items():
-        ms = statistics.median(v[0] for v in values)
-        composite = statistics.median(v[1] for v in values)
-        print(f"{name:32s} {ms:9.2f} {ms / base:6.2f} {composite:13.2f}")
-    states = compositor_states(frames, args.size, args.rounds)
+        frames = video_frames(singer_clip(Path(tmp), args.size), limit=args.frames)
+    print(f"{width}x{height}, {args.rounds} rounds of {len(frames)} frames, each configuration alternated frame by "
+          f"frame with the first; medians (ms)")
+    print(f"{'':32s} {'frame':>7s} {'vs first':>9s} {'ratio':>6s} {'composite':>10s} {'vs first':>9s} {'+ms':>6s}")
+    base_name, base_changes = CONFIGS[0]
+    for name, changes in CONFIGS[1:]:
+        pair = {key: FrameProcessor(Settings(effect="blur", width=width, height=height, **chosen))
+                for key, chosen in (("base", base_changes), ("this", changes))}
+        times: dict[str, list[tuple[float, float]]] = {key: [] for key in pair}
+        for processor in pair.values():  # warm up: caches, the guard lets go
+            for frame in frames[:10]:
+                processor.process(frame)
+        for _ in range(args.rounds):
+            for frame in frames:
+                for key, processor in pair.items():
+                    start = time.perf_counter()
+                    result = processor.process(frame)
+                    times[key].append(((time.perf_counter() - start) * 1e3, result.ms["composite"]))
+        (base, base_composite), (ms, composite) = (
+            (statistics.median(v[0] for v in times[key]), statistics.median(v[1] for v in times[key]))
+            for key in ("base", "this"))
+        print(f"{name:32s} {ms:7.2f} {base:9.2f} {ms / base:6.2f} {composite:10.2f} {base_composite:9.2f} "
+              f"{composite - base_composite:6.2f}")
+        for processor in pair.values():
+            processor.close()
+    states = compositor_states(frames[:20], args.size, args.rounds)
     print("the blur compositor alone, by the guard's state (ms): " +
           ", ".join(f"{state} {ms:.2f}" for state, ms in states.items()))
     return 0
