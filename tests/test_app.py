@@ -574,10 +574,13 @@ def test_the_status_bar_says_when_the_privacy_guard_holds_and_why(qtbot):
 def test_screenshot_script_renders_the_window(qtbot, models_installed, tmp_path):
     from tools import screenshots
 
-    paths = screenshots.render(tmp_path, effects=["splash"], mask_view=False, parts=("window",))
-    assert [p.name for p in paths] == ["window-splash.png"]
+    paths = screenshots.render(tmp_path, effects=["splash"], mask_view=False, parts=("window", "closeup"))
+    assert [p.name for p in paths] == ["window-splash.png", "closeup-models.jpg"]
     image = cv2.imread(str(paths[0]))
     assert image.shape[:2] == (screenshots.WINDOW_SIZE[1], screenshots.WINDOW_SIZE[0])
+    closeup = cv2.imread(str(paths[1]))  # per model: a title, the composites, the masks, at half size
+    frames = len(screenshots.CLOSEUP_FRAMES)
+    assert closeup.shape[:2] == (len(screenshots.CLOSEUP_MODELS) * (28 + 360), frames * 320)
     assert our_threads() == []
 
 
