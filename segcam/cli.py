@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import queue
 import signal
 import sys
 import time
@@ -62,8 +63,9 @@ def _add_setting_option(parser, key: str) -> None:
     kind, default = facts.get("kind"), Settings().get(key)
     help_text = (facts.get("help") or facts.get("hint") or key.replace("_", " ")).replace("%", "%%")  # argparse's %
     flag = settings_store.flag(key)
-    if isinstance(default, bool):
-        parser.add_argument(flag, dest=key, action="store_true", default=None, help=help_text)
+    if isinstance(default, bool):  # a flag that turns it on, or off for one that is on by default (--no-guard)
+        parser.add_argument(flag, dest=key, action="store_false" if default else "store_true", default=None,
+                            help=help_text)
     elif kind == "fraction":
         parser.add_argument(flag, dest=key, type=fraction, metavar="0..1", help=f"{help_text} (default {default:g})")
     elif kind == "threshold":
@@ -225,9 +227,24 @@ class StopSignals:
             signal.signal(number, previous)
 
 
+def _guard_line(reason: str | None, frame: int) -> str:
+    if reason is None:
+        return f"segcam: frame {frame}: privacy guard released; the mask is trusted again"
+    return f"segcam: frame {frame}: privacy guard holding ({reason}); the room is hidden"
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from segcam.capture import camera_index
-    from segcam.session import Session, input_files
+    from segcam.session import Listener, Session, input_files
+
+    class GuardNotes(Listener):
+        """The privacy guard's changes, as lines for the terminal (printed by the waiting thread)."""
+
+        def __init__(self):
+            self.lines: queue.Queue = queue.Queue()
+
+        def guard_changed(self, reason: str | None, frame: int) -> None:
+            self.lines.put(_guard_line(reason, frame))
 
     settings = settings_from_args(args, base_settings(args))
     is_camera = camera_index(settings.source.name) is not None
@@ -241,7 +258,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     _quiet_opencv_warnings(args)
     # a file written to a file is processed frame by frame, none dropped; anything shown
     # live (virtual camera) runs at the source's own pace
-    session = Session(realtime=is_camera or settings.output.target == "vcam", overwrite=args.overwrite)
+    notes = GuardNotes()
+    session = Session(notes, realtime=is_camera or settings.output.target == "vcam", overwrite=args.overwrite)
     with StopSignals() as signals:
         pipeline = session.start(settings)
         sinks = pipeline.sinks
@@ -252,12 +270,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         for note in (note for sink in sinks for note in sink.notes):
             _warn(f"segcam: {note}")
         try:
-            _wait(args, pipeline, _expected_frames(pipeline, settings))
+            _wait(args, pipeline, _expected_frames(pipeline, settings), notes.lines)
         except KeyboardInterrupt:
             pass
         finally:
             signals.finishing = True
             session.stop()
+            _print_notes(args, notes.lines)
     if pipeline.error is not None:
         for sink in sinks:  # what a file kept, when the error is not the file's own
             if sink.outcome and sink.outcome not in str(pipeline.error):
@@ -282,22 +301,36 @@ def _expected_frames(pipeline, settings: Settings) -> int | None:
     return min(capture.frame_count, limit or capture.frame_count)
 
 
-def _wait(args, pipeline, total: int | None) -> None:
+def _wait(args, pipeline, total: int | None, notes: queue.Queue) -> None:
     """Wait for the run to end: a progress bar (frame N of total, fps, time left) when the
-    length is known, otherwise a line of stats every 5 s."""
+    length is known, otherwise a line of stats every 5 s; `notes` (lines) printed as they come."""
     if total:
         from tqdm import tqdm
 
         with tqdm(total=total, unit="frame", desc="segcam", file=sys.stderr, disable=args.quiet,
                   leave=False, dynamic_ncols=True) as bar:
             while not pipeline.wait(timeout=0.5):
+                _print_notes(args, notes, lambda line: bar.write(line, file=sys.stderr))
                 bar.update(pipeline.stats.frames - bar.n)
+            _print_notes(args, notes, lambda line: bar.write(line, file=sys.stderr))
         return
     last = time.monotonic()
     while not pipeline.wait(timeout=0.5):
+        _print_notes(args, notes)
         if time.monotonic() - last >= 5:
             last = time.monotonic()
             _say(args, _progress(pipeline.stats))
+
+
+def _print_notes(args, notes: queue.Queue, write=None) -> None:
+    """Print the lines waiting in `notes` (through `write`, e.g. above a progress bar)."""
+    while True:
+        try:
+            line = notes.get_nowait()
+        except queue.Empty:
+            return
+        if not getattr(args, "quiet", False):
+            (write or (lambda text: print(text, file=sys.stderr, flush=True)))(line)
 
 
 def _check_source_was_whole(pipeline, settings: Settings) -> None:

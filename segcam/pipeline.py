@@ -16,12 +16,12 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
-import cv2
 import numpy as np
 
 from segcam import model_choice
 from segcam.capture import CaptureThread
 from segcam.errors import SegcamError, SettingsError, SourceError
+from segcam.guard import safe_frame
 from segcam.processor import STAGES, FrameProcessor, Result
 from segcam.settings import Settings
 
@@ -44,21 +44,21 @@ class Stats:
     model: str = ""
     model_reason: str = ""  # which model runs and why (see model_choice)
     source_status: str = ""
+    guard: str = ""  # why the privacy guard holds (sending the safe frame), or "" while it does not
 
 
 PAUSE_MODES = ("freeze", "blank", "blur")
 
 
-def privacy_frame(mode: str, frame: np.ndarray, last_output: np.ndarray | None) -> np.ndarray:
+def privacy_frame(mode: str, frame: np.ndarray, last_output: np.ndarray | None, mirror: bool = False) -> np.ndarray:
     """What is sent while the user has paused: the last frame, a dark frame, or a blur so
-    coarse nobody can be recognised. The pause is the pipeline's state, not an effect: the
-    network and the compositor do not run meanwhile."""
-    h, w = frame.shape[:2]
+    coarse nobody can be recognised (the privacy guard's safe frame, mirrored like the output).
+    The pause is the pipeline's state, not an effect: the network and the compositor do not
+    run meanwhile."""
     if mode == "freeze" and last_output is not None and last_output.shape == frame.shape:
         return last_output
     if mode == "blur":
-        tiny = cv2.resize(frame, (16, 9), interpolation=cv2.INTER_AREA)
-        return cv2.resize(tiny, (w, h), interpolation=cv2.INTER_LINEAR)
+        return safe_frame(frame, mirror=mirror)
     return np.full_like(frame, 24)
 
 
@@ -88,6 +88,7 @@ class Pipeline:
         self.error: Exception | None = None
         self.pause_mode: str | None = None  # None, or one of effects.PAUSE_MODES
         self._last: Result | None = None
+        self._guard = ""  # why the privacy guard held on the last frame processed
         self.frame_size: tuple[int, int] | None = None
         self._frames = 0
         self._ms: dict[str, deque] = {name: deque(maxlen=_WINDOW) for name in (*STAGES, "output", "total", "latency")}
@@ -174,6 +175,11 @@ class Pipeline:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    @property
+    def frames(self) -> int:
+        """Frames sent so far."""
+        return self._frames
+
     def __enter__(self) -> "Pipeline":
         return self.start()
 
@@ -253,13 +259,15 @@ class Pipeline:
             t0 = time.perf_counter()
             if self.pause_mode is not None:
                 last = self._last
-                output = privacy_frame(self.pause_mode, frame.image, last.output if last else None)
+                output = privacy_frame(self.pause_mode, frame.image, last.output if last else None,
+                                       self.settings.effect.mirror)
                 alpha = last.alpha if last is not None and last.alpha.shape == frame.image.shape[:2] else \
                     np.zeros(frame.image.shape[:2], np.float32)
                 result = Result(frame.image, alpha, output, {name: 0.0 for name in STAGES})
             else:
                 result = self.processor.process(frame.image)
                 self._last = result
+                self._guard = result.guard.reason if result.guard is not None and result.guard.holding else ""
             for sink in self._sinks:
                 sink.send(result.output)
             now = time.perf_counter()
@@ -304,4 +312,5 @@ class Pipeline:
                 model=segmenter.name if segmenter else "",
                 model_reason=self.processor.choice.reason if self.processor.choice else "",
                 source_status=capture.status if capture else "",
+                guard=self._guard if self.pause_mode is None else "",
             )

@@ -50,6 +50,10 @@ class Listener:
     def stats_ready(self, stats: Stats) -> None:
         pass
 
+    def guard_changed(self, reason: str | None, frame: int) -> None:
+        """The privacy guard began to hold (`reason` says why) or let go (None), at this frame
+        of the run (counted from 1)."""
+
     def applied(self, settings: Settings) -> None:
         """The pipeline now runs with these settings (the very object given to apply)."""
 
@@ -104,6 +108,7 @@ class Session:
         self._wanted: Settings | None = None
         self._apply_queued = False
         self._stats_at = 0.0  # when stats were last reported
+        self._guard_told: str | None = None  # the guard's hold as last reported
         self._closed = False
         self._jobs: queue.Queue = queue.Queue()
         self._thread: threading.Thread | None = None  # the control thread, started by the first request
@@ -262,6 +267,7 @@ class Session:
                             on_result=lambda result: self._on_result(pipeline, result),
                             on_end=lambda error: self._ended(pipeline, error), realtime=self.realtime)
         pipeline.pause(self.pause_mode)
+        self._guard_told = None  # a new pipeline's guard is told afresh
         self.pipeline = pipeline  # before it starts: a file of a few frames may end at once
         try:
             pipeline.start()
@@ -374,6 +380,12 @@ class Session:
     # -- the pipeline's worker thread ------------------------------------------------------
 
     def _on_result(self, pipeline: Pipeline, result: Result) -> None:
+        verdict = result.guard
+        holding = verdict.reason if verdict is not None and verdict.holding else None
+        # told when it begins and ends, not at each new reason; a paused pipeline judges no mask
+        if pipeline.pause_mode is None and (holding is None) != (self._guard_told is None):
+            self._guard_told = holding
+            self.listener.guard_changed(holding, pipeline.frames)
         height, width = result.output.shape[:2]
         with self._lock:
             self._latest = result

@@ -2,7 +2,8 @@
 
     source  where frames come from              read by the capture stage
     model   which network runs, where           read by the segmenter (through the processor)
-    mask    how the network's mask is refined   read by the refiner
+    mask    how the network's mask is refined,  read by the refiner and the privacy guard
+            and whether it is trusted           (segcam.guard, in the processor)
     effect  what replaces the background        read by the compositor (segcam.effects)
     output  where frames go, for one run        read by the sinks (segcam.sinks.build)
     app     the window's own state              read by the app only
@@ -84,9 +85,16 @@ class MaskSettings:
     threshold: float | None = _setting(None, kind="threshold", label="Threshold",
                                        hint="Cut the mask hard at this probability (0 to 1, exclusive) instead of "
                                             "keeping its edge soft")
+    # the privacy guard (segcam.guard): the room blurred beyond recognition while the mask is untrusted
+    guard: bool = _setting(True, label="Privacy guard", flag="--no-guard",
+                           hint="While the mask cannot be trusted (at the start, after a switch, when it collapses "
+                                "or the network fails), send the room blurred beyond recognition",
+                           help="turn the privacy guard off: by default the room is sent blurred beyond recognition "
+                                "while the mask cannot be trusted (at the start, after a switch, when it collapses "
+                                "or the network fails)")
 
     def validate(self) -> None:
-        _check_fractions(self)
+        _check_values(self)
 
 
 @dataclass(frozen=True)
@@ -98,9 +106,26 @@ class EffectSettings:
                                            hint="colour of the solid effect; OBS's chroma-key green by default")
     blur_strength: float = _setting(0.5, kind="fraction", label="Blur strength",
                                     hint="How strongly the room behind you is blurred")
+    blur_style: str = _setting("gaussian", kind="choice", choices=(("gaussian", "Soft blur"), ("lens", "Lens blur")),
+                               label="Blur style", hint="Soft: an even blur. Lens: as an open camera lens blurs, "
+                                                        "with lights as round discs",
+                               help="gaussian (an even blur) or lens (as an open camera lens blurs: lights become "
+                                    "round discs)")
     splash_strength: float = _setting(1.0, kind="fraction", label="Grey amount",
                                       hint="0%: the room keeps its colours; 100%: fully grey",
                                       help="how grey the room turns: 0 keeps its colours, 1 is fully grey")
+    # stages (segcam.effects: only_me, low_light, framing), whichever effect is chosen
+    only_me: bool = _setting(False, label="Only me",
+                             hint="Show only the main person: anyone else in view becomes part of the room",
+                             help="show only the main person (the largest, nearest the centre, then followed); "
+                                  "anyone else in view becomes part of the room")
+    low_light: bool = _setting(False, label="Brighten a dim room",
+                               hint="Lift a dim picture, judged on you and eased over time so it does not pump",
+                               help="brighten a dim picture, judged on the person, before the effect")
+    frame_me: bool = _setting(False, label="Keep me centred",
+                              hint="Pan and zoom gently to keep your head and shoulders in the picture",
+                              help="pan and zoom to keep the person's head and shoulders in the picture "
+                                   "(the output keeps its size)")
     mirror: bool = _setting(False, label="Mirror what is sent", help="mirror what is sent",  # mirror the output
                             hint="Meeting apps already mirror your self-view; leave this off so others see writing "
                                  "the right way round")
@@ -111,7 +136,7 @@ class EffectSettings:
         effects.get(self.name)
         if len(self.color) != 3 or not all(0 <= int(c) <= 255 for c in self.color):
             raise SettingsError(f"Colour must be three values 0-255, got {self.color}.", setting="color")
-        _check_fractions(self)
+        _check_values(self)
 
 
 @dataclass(frozen=True)
@@ -166,7 +191,8 @@ def flag(key: str) -> str:
     return facts(key).get("flag") or "--" + key.replace("_", "-")
 
 
-def _check_fractions(section) -> None:
+def _check_values(section) -> None:
+    """Fractions, thresholds and choices in range, by their kind."""
     for f in dataclasses.fields(section):
         kind, value = f.metadata.get("kind"), getattr(section, f.name)
         words = _key(f).replace("_", " ")
@@ -174,6 +200,9 @@ def _check_fractions(section) -> None:
             raise SettingsError(f"{words.capitalize()} must be between 0 and 1, got {value}.", setting=_key(f))
         if kind == "threshold" and value is not None and not 0.0 < value < 1.0:
             raise SettingsError(f"{words.capitalize()} must be between 0 and 1, got {value}.", setting=_key(f))
+        choices = [choice for choice, _ in f.metadata.get("choices", ())]
+        if kind == "choice" and value not in choices:
+            raise SettingsError(f"Unknown {words} {value!r}; choose one of {', '.join(choices)}.", setting=_key(f))
 
 
 @dataclass(frozen=True, init=False)

@@ -559,10 +559,22 @@ def test_diagnose_shows_the_doctor_report(qtbot, models_installed, open_window):
     assert report.startswith("segcam doctor:") and "Python" in report
 
 
+def test_the_status_bar_says_when_the_privacy_guard_holds_and_why(qtbot):
+    from segcam.pipeline import Stats
+    from segcam.ui.stats_bar import StatsBar
+
+    bar = StatsBar()
+    qtbot.addWidget(bar)
+    bar.show_stats(Stats(source_status="running", guard="mask collapsed"), "0")
+    assert bar.source_status.text() == "Camera 0: running · privacy guard holding (mask collapsed): the room is hidden"
+    bar.show_stats(Stats(source_status="running"), "0")
+    assert bar.source_status.text() == "Camera 0: running"
+
+
 def test_screenshot_script_renders_the_window(qtbot, models_installed, tmp_path):
     from tools import screenshots
 
-    paths = screenshots.render(tmp_path, effects=["splash"], mask_view=False)
+    paths = screenshots.render(tmp_path, effects=["splash"], mask_view=False, parts=("window", "closeup"))
     assert [p.name for p in paths] == ["window-splash.png", "closeup-models.jpg"]
     image = cv2.imread(str(paths[0]))
     assert image.shape[:2] == (screenshots.WINDOW_SIZE[1], screenshots.WINDOW_SIZE[0])
@@ -582,15 +594,21 @@ def test_the_adjust_panel_is_made_from_the_settings_and_the_registry(qtbot):
     for effect in effects.effects():
         panel.show_settings(Settings(effect=effect.name, background_video="/videos/room.mp4"))
         shown = {key for key, widget in panel.widgets.items() if widget.isVisible()}
-        mask = {"edge_softness", "smoothing"} if effect.uses_mask else set()
+        mask = {"edge_softness", "smoothing", "guard"} if effect.uses_mask else set()
+        stages = {"only_me", "low_light", "frame_me", "mirror"}  # with every effect
         # the threshold has no control in the app yet; the gallery chooses pictures
-        assert shown == ({*effect.reads} - {"background"}) | mask | {"mirror"}, effect.name
+        assert shown == ({*effect.reads} - {"background"}) | mask | stages, effect.name
         assert panel.heading.text() == effect.label
     assert panel.sliders["blur_strength"].name.text() == "Blur strength"
     assert panel.sliders["splash_strength"].name.text() == "Grey amount"
     assert panel.video_name.text() == "room.mp4"
+    style = panel.choices["blur_style"]
+    assert [style.itemData(i) for i in range(style.count())] == ["gaussian", "lens"]
+    assert panel.checks["guard"].isChecked() and not panel.checks["only_me"].isChecked()  # the defaults
     changes = []
     panel.changed.connect(changes.append)
     panel.sliders["smoothing"].slider.setValue(25)
     panel.checks["mirror"].setChecked(True)
-    assert changes == [{"smoothing": 0.25}, {"mirror": True}]
+    panel.checks["guard"].setChecked(False)
+    style.activated.emit(1)
+    assert changes == [{"smoothing": 0.25}, {"mirror": True}, {"guard": False}, {"blur_style": "lens"}]

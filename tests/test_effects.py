@@ -186,8 +186,11 @@ def test_the_registry_knows_every_effect_in_order_and_what_each_reads():
     from segcam import effects
 
     assert effects.names() == ["none", "blur", "image", "video", "splash", "solid"]
-    assert effects.get("blur").reads == ("blur_strength",) and effects.get("video").needs == "background_video"
-    assert [stage.name for stage in effects.stages("after")] == ["mirror"]
+    assert effects.get("blur").reads == ("blur_strength", "blur_style")
+    assert effects.get("video").needs == "background_video"
+    # only me before low light (the exposure judged on the main person); framing before the mirror
+    assert [stage.name for stage in effects.stages("before")] == ["only_me", "low_light"]
+    assert [stage.name for stage in effects.stages("after")] == ["frame_me", "mirror"]
     with pytest.raises(SettingsError, match="Unknown effect 'sparkle'") as error:
         effects.get("sparkle")
     assert error.value.setting == "effect"

@@ -20,3 +20,15 @@ def test_shrink_averages_fine_stripes_to_grey():
     image[:, ::2] = 255
     small = shrink(image, (256, 144))
     assert np.abs(small.astype(int) - 127).max() <= 18
+
+
+def test_small_mask_samples_a_smooth_mask_down_and_leaves_a_small_one():
+    from segcam.imageops import small_mask
+
+    network = np.zeros((144, 256), np.float32)
+    cv2.circle(network, (128, 72), 40, 1.0, -1)
+    lifted = cv2.resize(network, (1280, 720), interpolation=cv2.INTER_LINEAR)  # as the refiner lifts it
+    small = small_mask(lifted)
+    assert small.shape == (144, 256)
+    assert np.abs(small - network).max() < 0.02  # the network's own mask, back
+    assert small_mask(network) is network

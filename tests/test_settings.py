@@ -12,7 +12,7 @@ def test_defaults_are_valid():
 
 
 @pytest.mark.parametrize("change", [{"effect": "sparkle"}, {"device": "tpu"}, {"blur_strength": 2.0},
-                                    {"width": 0}, {"color": (300, 0, 0)}, {"threshold": 1.5}])
+                                    {"width": 0}, {"color": (300, 0, 0)}, {"threshold": 1.5}, {"blur_style": "tilt"}])
 def test_invalid_values_are_refused(change):
     with pytest.raises(SettingsError):
         Settings(**change).validate()
@@ -164,6 +164,23 @@ def test_errors_name_the_setting_and_the_option_that_sets_it():
     assert error.value.setting == "blur_strength"
     assert settings_module.flag("blur_strength") == "--blur-strength"
     assert settings_module.flag("width") == "--size" and settings_module.flag("background_video") == "--background"
+    assert settings_module.flag("guard") == "--no-guard"  # on by default: its option turns it off
+    with pytest.raises(SettingsError, match="Unknown blur style 'tilt'; choose one of gaussian, lens") as error:
+        Settings(blur_style="tilt").validate()
+    assert error.value.setting == "blur_style"
+
+
+def test_a_saved_feature_setting_out_of_range_falls_back_and_the_rest_is_kept(tmp_path):
+    path = tmp_path / "settings.json"
+    saved = Settings(blur_style="lens", only_me=True, guard=False).to_dict()
+    assert saved["effect"]["only_me"] is True and saved["mask"]["guard"] is False
+    path.write_text(json.dumps(saved))
+    assert settings_module.load(path)[0] == Settings(blur_style="lens", only_me=True, guard=False)
+    saved["effect"]["blur_style"] = "tilt"
+    path.write_text(json.dumps(saved))
+    loaded, warnings = settings_module.load(path)
+    assert loaded.effect.blur_style == "gaussian" and loaded.mask.guard is False  # its section alone falls back
+    assert any("effect settings that were out of range" in w for w in warnings)
 
 
 def test_a_flat_file_of_an_earlier_version_is_read_and_saved_by_section(tmp_path):

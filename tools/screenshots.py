@@ -4,7 +4,9 @@
 
 One PNG per effect (window-<effect>.png) plus the mask view, and closeup-models.jpg: the
 Hamilton clip's close-up profile (frames 25-35) through MediaPipe and through Robust Video
-Matting, each over the bookshelf background, with the models' own masks beneath.
+Matting, each over the bookshelf background, with the models' own masks beneath; and a strip
+of frames for each of the privacy guard, only me, framing, lens blur and low light
+(feature-<name>.jpg, see tools/feature_strips.py). `--parts` renders some of them.
 
 The window runs the real pipeline on the stretch of the Hamilton clip where the singer faces
 the camera (the clip also cuts to the audience), read as a looping image sequence; nothing
@@ -30,6 +32,7 @@ CLIP = "face_recognition_short_hamilton_clip_640x360.mp4"
 SINGER_FRAMES = range(100, 206)  # where the clip shows the singer, not the audience
 WINDOW_SIZE = (1320, 860)
 EFFECTS = ("blur", "image", "video", "splash", "solid", "none")
+PARTS = ("window", "closeup", "features")
 
 
 def shared_dir() -> Path:
@@ -117,7 +120,7 @@ def _wait(app, seconds: float, until=None) -> bool:
     return until is None
 
 
-def render(outdir: Path, effects=EFFECTS, mask_view: bool = True) -> list[Path]:
+def render(outdir: Path, effects=EFFECTS, mask_view: bool = True, parts=PARTS) -> list[Path]:
     outdir.mkdir(parents=True, exist_ok=True)
     clip = shared_dir() / "data" / "clips" / CLIP
     if not clip.is_file():
@@ -125,39 +128,51 @@ def render(outdir: Path, effects=EFFECTS, mask_view: bool = True) -> list[Path]:
     with tempfile.TemporaryDirectory(prefix="segcam-shots-") as tmp:
         workdir = Path(tmp)
         _prepare_environment(workdir)
-        from segcam.settings import Settings
         from segcam.ui import resources
-        from segcam.ui.app import create_window
 
         backgrounds = {p.stem: p for p in resources.default_backgrounds()}
-        video = drifting_video(backgrounds["soft-bokeh"], workdir / "drift.avi")
-        singer = clip_segment(clip, workdir / "hamilton-clip")
-        settings = Settings(source=str(singer), loop=True, effect="none", output="none",
-                            background=str(backgrounds["bookshelf"]), background_video=str(video))
-        window = create_window(settings)
-        window.resize(*WINDOW_SIZE)
-        window.show()
-        from PySide6.QtWidgets import QApplication
+        written = render_window(outdir, workdir, clip, backgrounds, effects, mask_view) if "window" in parts else []
+        if "closeup" in parts:
+            written.append(render_closeup(outdir))
+        if "features" in parts:
+            from tools.feature_strips import render_features
 
-        app = QApplication.instance()
-        written = []
-        try:
-            if not _wait(app, 60, lambda: window.preview.frames_shown > 10 and window.running_settings is not None):
-                raise SystemExit(f"the window showed no frames: {window.message_bar.text()}")
-            for effect in effects:
-                window.choose_effect(effect)
-                _wait(app, 30, lambda: window.running_settings.effect.name == effect)
-                _wait(app, 1.6)  # mask smoothing settles, thumbnails refresh
-                written.append(_save(window, outdir / f"window-{effect}.png"))
-            if mask_view:
-                window.choose_effect("blur")
-                window.set_view("mask")
-                _wait(app, 1.2)
-                written.append(_save(window, outdir / "window-mask-view.png"))
-        finally:
-            window.close()
-        written.append(render_closeup(outdir))
+            written += render_features(outdir, shared_dir(), str(backgrounds["bookshelf"]))
         return written
+
+
+def render_window(outdir: Path, workdir: Path, clip: Path, backgrounds: dict, effects, mask_view: bool) -> list[Path]:
+    """The window on the singer's stretch of the clip: one shot per effect, and the mask view."""
+    from segcam.settings import Settings
+    from segcam.ui.app import create_window
+
+    video = drifting_video(backgrounds["soft-bokeh"], workdir / "drift.avi")
+    singer = clip_segment(clip, workdir / "hamilton-clip")
+    settings = Settings(source=str(singer), loop=True, effect="none", output="none",
+                        background=str(backgrounds["bookshelf"]), background_video=str(video))
+    window = create_window(settings)
+    window.resize(*WINDOW_SIZE)
+    window.show()
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    written = []
+    try:
+        if not _wait(app, 60, lambda: window.preview.frames_shown > 10 and window.running_settings is not None):
+            raise SystemExit(f"the window showed no frames: {window.message_bar.text()}")
+        for effect in effects:
+            window.choose_effect(effect)
+            _wait(app, 30, lambda: window.running_settings.effect.name == effect)
+            _wait(app, 1.6)  # mask smoothing settles, thumbnails refresh
+            written.append(_save(window, outdir / f"window-{effect}.png"))
+        if mask_view:
+            window.choose_effect("blur")
+            window.set_view("mask")
+            _wait(app, 1.2)
+            written.append(_save(window, outdir / "window-mask-view.png"))
+    finally:
+        window.close()
+    return written
 
 
 def _save(window, path: Path) -> Path:
@@ -171,8 +186,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("outdir", type=Path)
     parser.add_argument("--effects", nargs="+", choices=EFFECTS, default=list(EFFECTS))
     parser.add_argument("--no-mask-view", action="store_true")
+    parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS),
+                        help="what to render (default all): the window, the models' close-up, the features' strips")
     args = parser.parse_args(argv)
-    for path in render(args.outdir, args.effects, not args.no_mask_view):
+    for path in render(args.outdir, args.effects, not args.no_mask_view, args.parts):
         print(f"{path}  {path.stat().st_size / 1024:.0f} KB")
     return 0
 

@@ -35,7 +35,10 @@ class Effect:
     reads: ClassVar[tuple[str, ...]] = ()  # the setting keys it reads; the app shows their controls
     needs: ClassVar[str | None] = None  # the key of a file it cannot run without: "background", ...
     reloads: ClassVar[tuple[str, ...]] = ()  # keys whose change needs a new `prepare` (a file to load)
-    uses_mask: ClassVar[bool] = True  # False: the mask settings (edge, smoothing) change nothing
+    uses_mask: ClassVar[bool] = True  # False: the mask settings (edge, smoothing, the guard) change nothing
+    # True: the background holds nothing of the room (a picture, a colour), so the privacy guard
+    # may show it alone; False: the guard shows the room blurred beyond recognition instead
+    replaces_room: ClassVar[bool] = False
 
     def __init__(self, settings: EffectSettings):
         self.settings = settings
@@ -87,6 +90,9 @@ class Stage:
 
     def after(self, frame: np.ndarray, alpha: np.ndarray, output: np.ndarray) -> np.ndarray:
         return output
+
+    def reset(self) -> None:
+        """Forget the frames seen (a new source, model or scene); the processor calls it."""
 
     def close(self) -> None:
         pass

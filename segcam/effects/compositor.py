@@ -12,15 +12,18 @@ import numpy as np
 
 from segcam.effects import registry
 from segcam.effects.base import Effect, Stage, blend, corrected_person
+from segcam.guard import safe_frame, shield
 
 if TYPE_CHECKING:
     from segcam.settings import EffectSettings
 
 
 class Compositor:
-    def __init__(self, settings: EffectSettings):
+    def __init__(self, settings: EffectSettings, stages: bool = True):
+        """`stages`: False runs the effect alone (the app's effect buttons show each effect so)."""
         self._effects: dict[str, tuple[tuple, Effect]] = {}  # per effect: (its reloads' values, instance)
         self._stages: dict[str, Stage] = {}
+        self._with_stages = stages
         self.settings: EffectSettings | None = None
         self.effect: Effect | None = None
         self.update(settings)
@@ -41,7 +44,7 @@ class Compositor:
         effect = self._effects[kind.name][1]
         effect.update(settings)
         for stage in registry.stages():
-            if stage.enabled(settings):
+            if self._with_stages and stage.enabled(settings):
                 if stage.name not in self._stages:
                     self._stages[stage.name] = stage(settings)
                 self._stages[stage.name].update(settings)
@@ -55,20 +58,47 @@ class Compositor:
 
     def compose(self, frame: np.ndarray, alpha: np.ndarray, foreground: np.ndarray | None = None) -> np.ndarray:
         """The output frame; `foreground`, when the network gives one, corrects the person's edge colour."""
+        return self.run(frame, alpha, foreground)[0]
+
+    def run(self, frame: np.ndarray, alpha: np.ndarray | None, foreground: np.ndarray | None = None,
+            hold: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+        """The output frame and the alpha it was composited with (the stages before compositing
+        may change it: only the main person).
+
+        `hold` (the privacy guard's amount, 0..1) fades the composite toward the safe frame: the
+        effect's own background where it replaces the room, else the room blurred beyond
+        recognition. `alpha` None (no mask: the segmenter failed) shows the safe frame alone.
+        The stages after compositing (framing, mirror) apply to the safe frame too.
+        """
         stages = [self._stages[s.name] for s in registry.stages() if s.name in self._stages]
-        for stage in stages:
-            if stage.where == "before":
-                frame, alpha = stage.before(frame, alpha)
-        background = self.effect.background(frame, alpha)
-        if background is None:
-            output = frame
+        if alpha is None:
+            alpha, hold = np.zeros(frame.shape[:2], np.float32), 1.0
         else:
-            person = frame if foreground is None else corrected_person(frame, foreground)
-            output = blend(person, background, alpha)
+            for stage in stages:
+                if stage.where == "before":
+                    frame, alpha = stage.before(frame, alpha)
+        if hold >= 1.0 and not self.effect.replaces_room:  # the room alone: no need to composite
+            output = safe_frame(frame)
+        else:
+            background = self.effect.background(frame, alpha)
+            if background is None:
+                output = frame
+            elif hold >= 1.0:
+                output = background
+            else:
+                person = frame if foreground is None else corrected_person(frame, foreground)
+                output = blend(person, background, alpha)
+            if 0.0 < hold < 1.0:
+                output = shield(output, background if self.effect.replaces_room else safe_frame(frame), hold)
         for stage in stages:
             if stage.where == "after":
                 output = stage.after(frame, alpha, output)
-        return output
+        return output, alpha
+
+    def reset(self) -> None:
+        """Forget the frames seen: the stages that follow the picture start afresh."""
+        for stage in self._stages.values():
+            stage.reset()
 
     def close(self) -> None:
         for _, effect in self._effects.values():
@@ -77,4 +107,3 @@ class Compositor:
             stage.close()
         self._effects.clear()
         self._stages.clear()
-

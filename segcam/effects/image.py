@@ -17,6 +17,7 @@ class Image(Effect):
     hint = "Replace the room with a picture"
     guide = "Pick a picture below, or drop one on the window."
     order = 20
+    replaces_room = True
     reads = ("background",)
     needs = "background"
     reloads = ("background",)

@@ -15,6 +15,7 @@ class Solid(Effect):
     label = "Green screen"
     hint = "One flat colour, for chroma keying in OBS"
     order = 50
+    replaces_room = True
     reads = ("color",)
 
     def prepare(self, settings) -> None:

@@ -16,6 +16,7 @@ class Video(Effect):
     label = "Video"
     hint = "Replace the room with a looping video"
     order = 30
+    replaces_room = True
     reads = ("background_video",)
     needs = "background_video"
     reloads = ("background_video",)

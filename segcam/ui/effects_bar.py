@@ -51,8 +51,7 @@ class EffectThumbnails:
 
     def _compositor(self, effect: str, settings: EffectSettings, fallback_background: str) -> Compositor | None:
         # each button shows its effect alone: no stages (the preview mirrors them all alike)
-        wanted = dataclasses.replace(settings, name=effect, mirror=False,
-                                     background=settings.background or fallback_background)
+        wanted = dataclasses.replace(settings, name=effect, background=settings.background or fallback_background)
         key = tuple(getattr(wanted, name) for name in effects.get(effect).reads)
         cached = self._compositors.get(effect)
         if cached is not None and cached[0] == key:
@@ -60,7 +59,7 @@ class EffectThumbnails:
         if cached is not None and cached[1] is not None:
             cached[1].close()
         try:
-            compositor = Compositor(wanted)
+            compositor = Compositor(wanted, stages=False)
         except SegcamError:  # no background chosen yet, or it does not load
             compositor = None
         self._compositors[effect] = (key, compositor)

@@ -49,7 +49,9 @@ class StatsBar(QStatusBar):
             return
         dropped = (f" · {stats.dropped} frame{'s' if stats.dropped != 1 else ''} skipped to keep up"
                    if stats.dropped else "")
-        self.source_status.setText(f"{name}: {stats.source_status}{dropped}")
+        # while the guard holds, what is sent is its safe frame: say so, and why
+        guard = f" · privacy guard holding ({stats.guard}): the room is hidden" if stats.guard else ""
+        self.source_status.setText(f"{name}: {stats.source_status}{guard}{dropped}")
 
     def set_paused(self, paused: str | None) -> None:
         """Say so at once when the pause changes, without waiting for the next stats."""
