@@ -169,6 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      description="Install weights from files you have: a MediaPipe .tflite, "
                                      "RVM's model.json with its .bin, or RVM's rvm_mobilenetv3.pth.")
     imp.add_argument("files", nargs="+", metavar="FILE")
+    remove = models_commands.add_parser("remove", help="delete a calibrated model (made by `segcam calibrate`)")
+    remove.add_argument("name", metavar="NAME")
 
     doctor = commands.add_parser("doctor", help="check camera, virtual camera, torch, models and Qt, with fixes",
                                  description="Check what segcam needs on this machine and print the fix for "
@@ -176,13 +178,19 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--json", action="store_true", help="print one JSON object (attach it to bug reports)")
     doctor.add_argument("--qt-probe", action="store_true", help=argparse.SUPPRESS)  # doctor's own child process
 
-    from segcam import eval_command  # argparse only; torch loads when a command runs
+    # argparse only; torch loads when a command runs
+    from segcam import calibrate_command, eval_command
     from segcam.train import cli as train_cli
 
     evaluate = commands.add_parser("eval", help="mask quality: IoU on labelled images, or flicker on a video")
     eval_command.add_eval_arguments(evaluate)
     train = commands.add_parser("train", help="train segcam's own network or fine-tune MediaPipe's")
     train_cli.add_train_arguments(train)
+    calibrate = commands.add_parser(
+        "calibrate", help="tune the fast model to your room: record, label with RVM, train, check",
+        description="Record yourself (or take a video file), label the frames with RVM, fine-tune the fast "
+                    "model on them, and keep it when it beats the stock model on frames held back from training.")
+    calibrate_command.add_calibrate_arguments(calibrate)
     return parser
 
 
@@ -418,6 +426,11 @@ def cmd_models(args: argparse.Namespace) -> int:
     if args.models_command == "import":
         print("\n".join(install.import_files(args.files)))
         return 0
+    if args.models_command == "remove":
+        from segcam.models import calibrated
+
+        print("\n".join(calibrated.remove(args.name)))
+        return 0
     return EXIT_USER_ERROR
 
 
@@ -437,6 +450,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from segcam import eval_command
 
     return eval_command.run_eval(args)
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from segcam import calibrate_command
+
+    with StopSignals() as signals:  # SIGTERM stops it as Ctrl-C does: nothing half-written
+        return calibrate_command.run_calibrate(args, signals)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -477,7 +497,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"segcam: {explain(exc)}", file=sys.stderr)
             return EXIT_USER_ERROR
     handlers = {"run": cmd_run, "bench": cmd_bench, "models": cmd_models, "doctor": cmd_doctor,
-                "eval": cmd_eval, "train": cmd_train}
+                "eval": cmd_eval, "train": cmd_train, "calibrate": cmd_calibrate}
     # a second Ctrl-C while shutting down should not print a traceback
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:

@@ -24,7 +24,15 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sequence", action="store_true",
                         help="the sorted images are consecutive frames of one video: the temporal state is carried "
                              "through, and the temporal error against the truth (dtSSD) is scored too")
-    parser.add_argument("--video", metavar="PATH", help="measure flicker on a video instead")
+    parser.add_argument("--video", metavar="PATH", help="measure flicker on a video instead (or, with --against, "
+                        "agreement with a teacher model)")
+    parser.add_argument("--against", metavar="MODEL",
+                        help="with --video: IoU of the model's masks against this model's (e.g. rvm), frame by frame")
+    parser.add_argument("--against-quality", choices=QUALITIES, default="best",
+                        help="the --against model's quality, for models that follow the frame (default best, as "
+                             "`segcam calibrate` labels with)")
+    parser.add_argument("--start", type=int, default=0, metavar="N",
+                        help="with --against: score from frame N on (0-based); every frame is still seen in order")
     parser.add_argument("--model", default="auto", metavar="NAME|PATH",
                         help="registry name or segcam model file (default auto: by image shape, as `run` does)")
     parser.add_argument("--quality", choices=QUALITIES, default="balanced",
@@ -81,6 +89,10 @@ def run_eval(args: argparse.Namespace) -> int:
 
     if args.video and (args.images or args.masks):
         raise SettingsError("Give either --video or --images with --masks, not both.")
+    if (args.against or args.start) and not args.video:
+        raise SettingsError("--against and --start apply to --video.")
+    if args.start < 0:
+        raise SettingsError(f"--start must be 0 or more, got {args.start}.")
     if not 0.0 < args.threshold < 1.0:
         raise SettingsError(f"Threshold must be between 0 and 1, got {args.threshold}.")
     models = _Models(args)
@@ -169,6 +181,8 @@ def _eval_motion(args: argparse.Namespace, models: _Models, pairs):
 def _eval_video(args: argparse.Namespace, models: _Models) -> int:
     from segcam import evaluate
 
+    if args.against:
+        return _eval_against(args, models)
     frames = evaluate.video_frames(args.video)
     report = evaluate.evaluate_video(models.processor, frames)
     if args.json:
@@ -176,4 +190,27 @@ def _eval_video(args: argparse.Namespace, models: _Models) -> int:
     else:
         print(f"{report.model}: flicker {report.flicker_raw:.5f} raw, {report.flicker_refined:.5f} after the "
               f"refiner ({report.flicker_refined / max(report.flicker_raw, 1e-12):.0%}) over {report.frames} frames")
+    return 0
+
+
+def _eval_against(args: argparse.Namespace, models: _Models) -> int:
+    from segcam import evaluate
+    from segcam.io import iter_video_frames
+    from segcam.processor import FrameProcessor
+    from segcam.settings import Settings
+
+    if not Path(args.video).is_file():
+        raise SettingsError(f"Video file {args.video} does not exist.")
+    teacher = FrameProcessor(Settings(model=args.against, device=args.device, quality=args.against_quality,
+                                      effect="none", output="none"), choose_by_speed=False)
+    report = evaluate.evaluate_agreement(models.processor, teacher, iter_video_frames(args.video),
+                                         args.start, args.threshold)
+    if not report.frames:
+        raise SettingsError(f"{args.video} has no frames from --start {args.start} on.")
+    if args.json:
+        print(json.dumps(report.to_dict()))
+        return 0
+    print(f"{report.model} against {report.against} ({args.against_quality}): mean IoU {report.mean_iou:.4f}, "
+          f"{report.mean_iou_refined:.4f} after the refiner, over {report.frames} frames from frame {report.start} "
+          f"(threshold {args.threshold})")
     return 0

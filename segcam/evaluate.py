@@ -82,6 +82,23 @@ class VideoReport:
                 "flicker_refined": self.flicker_refined}
 
 
+@dataclass
+class AgreementReport:
+    """How far a model's masks agree with a teacher's on one video, from frame `start` on."""
+
+    model: str
+    against: str
+    start: int
+    frames: int  # frames scored
+    mean_iou: float  # the model's own mask against the teacher's
+    mean_iou_refined: float  # after the refiner
+    threshold: float
+
+    def to_dict(self) -> dict:
+        return {"model": self.model, "against": self.against, "start": self.start, "frames": self.frames,
+                "mean_iou": self.mean_iou, "mean_iou_refined": self.mean_iou_refined, "threshold": self.threshold}
+
+
 # -- measures -----------------------------------------------------------------------------
 
 def iou(predicted: np.ndarray, truth: np.ndarray) -> float:
@@ -136,6 +153,28 @@ def evaluate_video(processor, frames: Iterable[np.ndarray], model: str = "") -> 
         raw.append(mask)
         refined.append(alpha)
     return VideoReport(model or processor.segmenter.name, len(raw), flicker(raw), flicker(refined))
+
+
+def evaluate_agreement(processor, teacher, frames: Iterable[np.ndarray], start: int = 0,
+                       threshold: float = 0.5) -> AgreementReport:
+    """IoU of `processor`'s masks against `teacher`'s (both FrameProcessors) on consecutive
+    frames, scored from frame `start` on. Both see every frame from the first, in order, so a
+    recurrent teacher's state has settled by `start`, as it would have in `segcam run`."""
+    raw, refined = [], []
+    processor.reset()
+    teacher.reset()
+    for index, frame in enumerate(frames):
+        matte, truth = processor.matte(frame), teacher.matte(frame)
+        if index < start:
+            continue
+        height, width = frame.shape[:2]
+        truth = truth.raw_at(width, height) >= threshold
+        raw.append(iou(matte.raw_at(width, height) >= threshold, truth))
+        refined.append(iou(matte.alpha >= threshold, truth))
+    nan = float("nan")
+    names = [p.segmenter.name if p.segmenter is not None else "" for p in (processor, teacher)]
+    return AgreementReport(*names, start, len(raw), float(np.mean(raw)) if raw else nan,
+                           float(np.mean(refined)) if refined else nan, threshold)
 
 
 def evaluate_sequence(processor, pairs: Sequence[Pair], threshold: float = 0.5,

@@ -4,7 +4,8 @@
   their own words: a background, a training image, an evaluation pair).
 - `read_mask`: a single-channel person mask as bool.
 - `Pair`, `pair_by_stem`, `read_list`, `load_pair`: labelled images matched with their masks.
-- `video_frames`: the frames of a video file, all or some, optionally resized.
+- `video_frames`, `iter_video_frames`: the frames of a video file, all or some, optionally
+  resized; as a list, or one by one.
 - `quiet_opencv`: OpenCV's own warnings silenced for a block (probing cameras, damaged files).
 
 The live sources (cameras, videos read on a thread) are `segcam.capture`'s; writing videos is
@@ -14,6 +15,7 @@ The live sources (cameras, videos read on a thread) are `segcam.capture`'s; writ
 from __future__ import annotations
 
 import contextlib
+import itertools
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -158,21 +160,28 @@ def video_frames(path: str | Path, every: int = 1, limit: int | None = None,
                  size: tuple[int, int] | None = None) -> list[np.ndarray]:
     """Frames of a video file as BGR uint8: every `every`-th one, at most `limit` of them, each
     resized to `size` (width, height) when given. SourceError when it gives none."""
+    with contextlib.closing(iter_video_frames(path, every, size)) as frames:  # closed: the file is let go now
+        return list(itertools.islice(frames, limit))
+
+
+def iter_video_frames(path: str | Path, every: int = 1,
+                      size: tuple[int, int] | None = None) -> Iterator[np.ndarray]:
+    """video_frames one by one, without holding them all in memory (a long clip in eval)."""
     with quiet_opencv():
         capture = cv2.VideoCapture(str(path))
-    frames, index = [], 0
+    read = index = 0
     try:
-        while limit is None or len(frames) < limit:
+        while True:
             ok, frame = capture.read()
             if not ok:
                 break
             if index % every == 0:
                 if size is not None and (frame.shape[1], frame.shape[0]) != tuple(size):
                     frame = cv2.resize(frame, tuple(size), interpolation=cv2.INTER_LINEAR)
-                frames.append(frame)
+                read += 1
+                yield frame
             index += 1
     finally:
         capture.release()
-    if not frames:
+    if not read:
         raise SourceError(f"Cannot read frames from {path}.")
-    return frames

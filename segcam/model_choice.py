@@ -1,5 +1,9 @@
 """`--model auto`: the best model this machine can run at the camera's frame rate.
 
+A model calibrated for this very source at this frame size (`segcam calibrate`) comes first:
+the user made it for this camera and room, and it costs what the fast network it was tuned
+from costs.
+
 Each installed model that segcam offers by default is measured once per machine, device,
 frame size and quality (a dozen frames through the real per-frame path, a second or two;
 the figures are kept in the data folder), and auto takes the highest-quality one whose
@@ -20,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from segcam import fileio, paths
-from segcam.models import registry
+from segcam.models import calibrated, registry
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +54,13 @@ def candidates(width: int, height: int) -> list[str]:
 
 
 def choose(width: int, height: int, settings, measure: Measure, too_slow: frozenset[str] = frozenset()) -> Choice:
-    """The best installed model whose frame fits the budget at the source's frame rate;
-    `too_slow` are skipped. `measure` is usually `kept(processor.time_model)`."""
+    """The model calibrated for this source at this size, else the best installed model whose
+    frame fits the budget at the source's frame rate; `too_slow` are skipped. `measure` is
+    usually `kept(processor.time_model)`."""
+    mine = calibrated.calibrated_for(settings.source.name, width, height)
+    if mine is not None and mine not in too_slow:
+        where = "camera" if calibrated.source_key(settings.source.name).isdigit() else "video"
+        return Choice(mine, f"auto: {mine}, calibrated for this {where} at {width}x{height}")
     fps = settings.source.fps
     budget = BUDGET * 1000.0 / fps
     options = candidates(width, height)

@@ -17,6 +17,7 @@ import numpy as np
 
 from segcam import model_choice
 from segcam.effects import Compositor
+from segcam.errors import SegcamError
 from segcam.guard import MODEL_SWITCHED, SCENE_CUT, STARTING, SWITCHED, PrivacyGuard, Verdict
 from segcam.models import registry
 from segcam.refine import MaskRefiner
@@ -128,9 +129,22 @@ class FrameProcessor:
         settings.validate()
         self.compositor.update(settings.effect)
         self.refiner.update(settings.mask)
-        if settings.model != self.settings.model:
+        # auto's choice depends on the source too: a model calibrated for one camera is not the other's
+        if settings.model != self.settings.model or settings.source.name != self.settings.source.name or \
+                self._network_replaced():
             self._prepared_for = None  # chosen again for the next frame
         self.settings = settings
+
+    def _network_replaced(self) -> bool:
+        """The running model's name now stands for another network: a calibrated model kept
+        again under the same name, whose file holds new weights."""
+        running = self.segmenter
+        if running is None:
+            return False
+        try:
+            return registry.lookup(running.name) is not running.spec
+        except SegcamError:  # its file is gone: it runs on from memory until something else is chosen
+            return False
 
     @property
     def guarded(self) -> bool:
@@ -159,7 +173,8 @@ class FrameProcessor:
         name = self.choice.name
         spec = registry.get(name)
         current = self.segmenter
-        if current is None or current.name != name or current.input_size != spec.input_size_for(width, height, s.quality):
+        if current is None or current.spec is not spec or \
+                current.input_size != spec.input_size_for(width, height, s.quality):
             self.segmenter = Segmenter(name, s.device, self.runtime, self.download,
                                        frame_size=(width, height), quality=s.quality)
             self.refiner.update(self.settings.mask, matte=spec.matting)

@@ -113,3 +113,49 @@ def rvm_installed(rvm_weights_dir, monkeypatch) -> Path:
     """Point segcam at weights that include RVM."""
     monkeypatch.setenv("SEGCAM_DATA_DIR", str(rvm_weights_dir))
     return rvm_weights_dir
+
+
+def _linked_copy(source_dir: Path, copy: Path) -> Path:
+    """Every file of source_dir hard-linked into copy (copied where links fail): cheap, and what is
+    added to the copy (models, exports) stays out of the source."""
+    import shutil
+
+    for source in source_dir.rglob("*"):
+        target = copy / source.relative_to(source_dir)
+        if source.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(source, target)
+        except OSError:
+            shutil.copy2(source, target)
+    return copy
+
+
+@pytest.fixture(scope="session")
+def rvm_best_exports(rvm_weights_dir, tmp_path_factory) -> Path:
+    """A copy of the RVM data dir that also holds RVM's ONNX exports at its best setting for both
+    shared clips' sizes (what calibration labels with), made once: each takes several seconds."""
+    from segcam.segmenter import Segmenter
+
+    base = _linked_copy(rvm_weights_dir, tmp_path_factory.mktemp("rvm-best") / "data")
+    old = os.environ.get("SEGCAM_DATA_DIR")
+    os.environ["SEGCAM_DATA_DIR"] = str(base)
+    try:
+        for size in ((640, 360), (176, 144)):
+            Segmenter("rvm", "cpu", download=False, frame_size=size, quality="best")
+    finally:
+        if old is None:
+            del os.environ["SEGCAM_DATA_DIR"]
+        else:
+            os.environ["SEGCAM_DATA_DIR"] = old
+    return base
+
+
+@pytest.fixture
+def own_rvm_models(rvm_best_exports, tmp_path, monkeypatch) -> Path:
+    """A private data dir with RVM (and its exports for calibration), for tests that add models."""
+    copy = _linked_copy(rvm_best_exports, tmp_path / "own-rvm-data")
+    monkeypatch.setenv("SEGCAM_DATA_DIR", str(copy))
+    return copy

@@ -27,3 +27,18 @@ def greyness(pixels: np.ndarray) -> float:
     """Mean spread between colour channels; 0 for grey pixels."""
     p = pixels.astype(np.int16)
     return float(np.mean(np.abs(p[..., 0] - p[..., 1]) + np.abs(p[..., 1] - p[..., 2])))
+
+
+def keep_as_calibrated(source, frame_size: tuple[int, int], name: str, overwrite: bool = False):
+    """Keep the stock landscape network as calibrated model `name` for `source` at `frame_size`, the
+    way `segcam calibrate` keeps one (its figures made up, no training): a real model file in a second.
+    Needs MediaPipe's weights in the data dir."""
+    from segcam import calibrate
+    from segcam.models import calibrated
+    from segcam.train.loop import TrainConfig, trainable
+
+    model = trainable(TrainConfig(out_dir="", model="mediapipe-landscape"))
+    result = calibrate.Calibration(source=calibrated.source_key(source), frame_size=tuple(frame_size),
+                                   base="mediapipe-landscape", stock="mediapipe-landscape", model=model,
+                                   stock_iou=0.5, calibrated_iou=0.6, date="2025-01-02T03:04:05+00:00")
+    return calibrate.keep(result, name, overwrite)

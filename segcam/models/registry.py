@@ -23,7 +23,8 @@ from segcam.models.fetch import ProgressCallback
 
 # the modules that register models; imported on the first question to the registry, so that
 # importing the registry stays cheap and no family module imports another
-_FAMILIES = ("segcam.models.mediapipe_spec", "segcam.models.rvm_spec", "segcam.models.torchvision_seg")
+_FAMILIES = ("segcam.models.mediapipe_spec", "segcam.models.rvm_spec", "segcam.models.torchvision_seg",
+             "segcam.models.calibrated")
 
 
 class WeightSource(Protocol):
@@ -95,6 +96,7 @@ class ModelSpec:
 
 _REGISTRY: dict[str, ModelSpec] = {}
 _MODEL_FILES: dict[tuple[str, int, int], str] = {}  # (path, mtime, size) -> registered name
+_SYNCS: list[Callable[[], None]] = []  # families whose models are files that come and go
 _loaded = False
 
 
@@ -103,12 +105,29 @@ def register(spec: ModelSpec) -> ModelSpec:
     return spec
 
 
+def unregister(name: str) -> None:
+    _REGISTRY.pop(name, None)
+
+
+def registered(name: str) -> ModelSpec | None:
+    """The spec registered under `name` so far, without loading the families (for the families)."""
+    return _REGISTRY.get(name)
+
+
+def sync_before_answering(sync: Callable[[], None]) -> None:
+    """Have `sync` (un)register a family's models before every answer: they are files that come
+    and go while segcam runs (see `calibrated`). It must only register, unregister and ask `registered`."""
+    _SYNCS.append(sync)
+
+
 def _load_families() -> None:
     global _loaded
     if not _loaded:
         _loaded = True
         for module in _FAMILIES:
             importlib.import_module(module)
+    for sync in _SYNCS:
+        sync()
 
 
 def specs() -> list[ModelSpec]:

@@ -259,3 +259,25 @@ def unlabelled_images(folder: str | Path) -> list[np.ndarray]:
 
 def unlabelled_frames(video: str | Path, every: int = 3) -> list[np.ndarray]:
     return [limit_side(frame, MAX_SIDE) for frame in video_frames(video, every=every)]
+
+
+class LabelledFrames(Dataset):
+    """Frames with soft uint8 labels (255 = person), kept as they are and made samples on access.
+
+    Calibration holds a few hundred frames with their teacher alpha; uint8 labels are a
+    quarter of float ones.
+    """
+
+    def __init__(self, frames: Sequence[np.ndarray], labels: Sequence[np.ndarray], transform=None,
+                 description: str = ""):
+        if len(frames) != len(labels):
+            raise ValueError("frames and labels differ in number")
+        self.frames, self.labels, self.transform = list(frames), list(labels), transform
+        self.description = description or f"{len(self.frames)} labelled frames"
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def __getitem__(self, index: int) -> dict:
+        sample = make_sample(self.frames[index], self.labels[index].astype(np.float32) * (1.0 / 255.0))
+        return self.transform(sample) if self.transform else sample

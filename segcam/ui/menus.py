@@ -83,6 +83,7 @@ class WindowMenus:
             self.pause_mode_actions[mode] = action
         self.pause_mode_actions[self.pause_mode].setChecked(True)
         self.refresh_cameras_action = self._action("Find cameras", ["F5"], self.find_cameras)
+        self.calibrate_action = self._action("Calibrate for my room…", [], self.show_calibration)
 
         self.effect_actions: dict[str, QAction] = {}
         group = QActionGroup(self)
@@ -124,6 +125,8 @@ class WindowMenus:
         camera_menu.addSeparator()
         camera_menu.addAction(self.refresh_cameras_action)
         camera_menu.addAction(self.open_video_action)
+        camera_menu.addSeparator()
+        camera_menu.addAction(self.calibrate_action)
 
         effect_menu = bar.addMenu("&Effect")
         for action in self.effect_actions.values():
@@ -221,6 +224,22 @@ class WindowMenus:
                                               VIDEO_FILTER)
         if path:
             self.set_source(path)
+
+    # -- calibration -------------------------------------------------------------------------
+
+    def show_calibration(self) -> None:
+        """The guided calibration, on the frames this window shows; a kept model can be used at once."""
+        from segcam.ui.calibrate_dialog import CalibrationDialog
+
+        def newest_frame():
+            result = self._last_result
+            return None if result is None or self.paused else result.frame
+
+        # the device is auto: a GPU makes calibration much faster even where the live model runs on the CPU
+        self.calibrate_dialog = CalibrationDialog(self.settings.source.name, newest_frame, self)
+        # loaded beside the running network, as a choice in the Model box is
+        self.calibrate_dialog.kept.connect(lambda name, use: self.set_model(name) if use else None)
+        self.calibrate_dialog.open()
 
     # -- help ------------------------------------------------------------------------------
 

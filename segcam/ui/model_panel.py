@@ -48,9 +48,10 @@ class ModelPanel(Card):
         super().__init__("Model", parent)
         self.model = compact_combo(_ModelCombo)
         self.model.addItem("Automatic", "auto")
-        self.model.setItemData(0, "The best model this computer keeps up with: Robust Video Matting where it runs "
-                               "it at the camera's frame rate (measured once), else MediaPipe for the frame's "
-                               "shape; the status bar's model says which runs and why", Qt.ItemDataRole.ToolTipRole)
+        self.model.setItemData(0, "The best model this computer keeps up with: a model you calibrated for this camera "
+                               "at this size, else Robust Video Matting where it runs it at the camera's frame "
+                               "rate (measured once), else MediaPipe for the frame's shape; the status bar's "
+                               "model says which runs and why", Qt.ItemDataRole.ToolTipRole)
         for name in registry.names():
             self.model.addItem(name, name)
         self.device = compact_combo()
@@ -76,7 +77,12 @@ class ModelPanel(Card):
         self.mark_installed()
 
     def mark_installed(self) -> None:
-        """Name every registered model whose weights are not on this machine yet."""
+        """List models registered meanwhile (a calibration kept), and name every registered model
+        whose weights are not on this machine yet."""
+        listed = {self.model.itemData(i) for i in range(self.model.count())}
+        for name in registry.names():
+            if name not in listed:
+                self.model.addItem(name, name)
         for i in range(self.model.count()):
             name = self.model.itemData(i)
             if name not in registry.names():
