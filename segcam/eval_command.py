@@ -34,7 +34,8 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--start", type=int, default=0, metavar="N",
                         help="with --against: score from frame N on (0-based); every frame is still seen in order")
     parser.add_argument("--model", default="auto", metavar="NAME|PATH",
-                        help="registry name or segcam model file (default auto: by image shape, as `run` does)")
+                        help="registry name or segcam model file (default auto: the MediaPipe model for the "
+                             "image shape, the same on every machine, so scores compare)")
     parser.add_argument("--quality", choices=QUALITIES, default="balanced",
                         help="input size of models that follow the frame (rvm); default balanced")
     parser.add_argument("--threshold", type=float, default=0.5, help="person at probability >= T (default 0.5)")

@@ -15,7 +15,6 @@ import pytest
 import torch
 
 from segcam import cli
-from segcam.errors import WeightsError
 from segcam.models import derived, install, registry, rvm_spec, rvm_weights
 
 
