@@ -176,6 +176,18 @@ def test_spec_is_valid_python():
     compile((REPO / "packaging/pyinstaller/segcam.spec").read_text(), "segcam.spec", "exec")
 
 
+def test_the_bundle_takes_every_module_that_is_imported_by_name():
+    """Effects and model families register themselves when imported by name: PyInstaller cannot
+    see those imports, so the spec must collect their packages."""
+    import re
+
+    from segcam.models import registry
+
+    collected = re.findall(r'collect_submodules\("([\w.]+)"\)', (REPO / "packaging/pyinstaller/segcam.spec").read_text())
+    by_name = ["segcam.effects.blur", *registry._FAMILIES]
+    assert [m for m in by_name if not any(m.startswith(package + ".") for package in collected)] == []
+
+
 def frame_count(path: Path) -> int:
     capture = cv2.VideoCapture(str(path))
     count = 0
