@@ -196,20 +196,21 @@ def _onnx_dir() -> Path:
     return weights.models_dir() / "onnx"
 
 
-def _onnx_cache_path(name: str) -> Path:
-    # one export per torch version: a newer exporter may write a different (better) graph
+def _onnx_cache_path(name: str, revision: int = 1) -> Path:
+    # one export per torch version (a newer exporter may write a different, better graph) and
+    # per revision of the graph segcam exports
     version = torch.__version__.split("+")[0]
-    return _onnx_dir() / f"{name}-torch{version}.onnx"
+    return _onnx_dir() / (f"{name}-torch{version}.onnx" if revision == 1 else f"{name}-torch{version}-r{revision}.onnx")
 
 
-def onnx_path_for(name: str) -> Path:
-    """Where registered model `name`'s ONNX export is kept (for this torch version)."""
-    return _onnx_cache_path(name)
+def onnx_path_for(spec: registry.ModelSpec) -> Path:
+    """Where a registered model's ONNX export is kept (for this torch version)."""
+    return _onnx_cache_path(spec.name, spec.export_revision)
 
 
 def onnx_caches(name: str | None = None) -> list[derived.Derived]:
     """The ONNX exports on this machine, of every torch version: of model `name`, or of all."""
-    pattern = re.compile(rf"{re.escape(name)}-torch[^-]*\.onnx" if name else r".+\.onnx")
+    pattern = re.compile(rf"{re.escape(name)}-torch[^-]*(-r\d+)?\.onnx" if name else r".+\.onnx")
     folder = _onnx_dir()
     paths = sorted(p for p in folder.glob("*.onnx") if pattern.fullmatch(p.name)) if folder.is_dir() else []
     return [derived.Derived(p, derived.loads_as_onnx) for p in paths]
@@ -255,7 +256,7 @@ class Segmenter:
 
     def _open_onnx(self, download: bool, asked: str) -> OnnxRunner | None:
         """ONNX Runtime on the export, made (again) when it is missing or does not verify."""
-        path = onnx_path_for(self.spec.name)
+        path = onnx_path_for(self.spec)
         # the torch network is needed only to export it
         derived.ensure(path, lambda tmp: _export_to(registry.create_model(self.spec.name, download=download),
                                                     self.spec, tmp, self.input_size), derived.loads_as_onnx)

@@ -188,6 +188,21 @@ def test_parity_sequence_with_state_carried(net, rvm_dir):
     assert max(_state_diffs(states, ref)) <= 1e-4
 
 
+def test_channels_aligned_for_the_cpu_keep_parity(net, rvm_dir):
+    import copy
+
+    aligned = rvm.align_channels(copy.deepcopy(net))
+    joins = [block.conv[0].in_channels for block in aligned.modules()
+             if isinstance(block, (rvm.UpsamplingBlock, rvm.OutputBlock))]
+    assert joins == [176, 112, 64, 40]  # from 171, 107, 59 and 35
+    ref = np.load(rvm_dir / "reference" / "sequence_hamilton_25-34_r0.5.npz")
+    ratio, states = float(ref["ratio"]), None
+    for frame, expected in zip(ref["src"], ref["pha"], strict=True):
+        _, pha, states = _matte(aligned, frame, ratio, states)
+        _check_alpha(pha, expected)
+    assert max(_state_diffs(states, ref)) <= 1e-4
+
+
 # ------------------------------------------------------------------------- entry points and sizes
 
 def test_lowres_pass_and_refiner_compose_to_the_whole_graph(net):

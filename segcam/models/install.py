@@ -51,7 +51,7 @@ def install(name: str, force: bool = False, progress: bool = True) -> list[str]:
     spec = registry.get(name)
     caches = model_derived(spec.name)
     # an export there is made again now, not on the next start, which would wait for it
-    had_export = segmenter.onnx_path_for(spec.name).exists()
+    had_export = segmenter.onnx_path_for(spec).exists()
     if force:
         for cache in caches:
             derived.discard(cache.path)
@@ -61,7 +61,7 @@ def install(name: str, force: bool = False, progress: bool = True) -> list[str]:
     if had_export:
         segmenter.Segmenter(spec.name, device="cpu", runtime="onnxruntime", download=False,
                             frame_size=(1280, 720) if spec.sized_for else None)
-        lines.append(f"{spec.name}: {segmenter.onnx_path_for(spec.name)}")
+        lines.append(f"{spec.name}: {segmenter.onnx_path_for(spec)}")
     return lines
 
 

@@ -83,6 +83,8 @@ class ModelSpec:
     # the states' shapes for an input of (height, width)
     frame_module: Callable[..., nn.Module] | None = None
     state_shapes: Callable[[int, int], list[tuple[int, ...]]] | None = None
+    # the graph segcam exports to ONNX: raised when the export changes, so caches are made again
+    export_revision: int = 1
 
     def installed(self) -> bool:
         return self.weights.installed()

@@ -171,9 +171,10 @@ class UpsamplingBlock(nn.Module):
                       bias=not batchnorm),
             _norm(out_channels, batchnorm), nn.ReLU(inplace=True))
         self.gru = ConvGRU(self.half)
+        self.zero_channels = 0  # see align_channels
 
     def forward(self, x: Tensor, skip: Tensor, src: Tensor, r: Tensor | None) -> tuple[Tensor, Tensor]:
-        x = self.conv(torch.cat([_upsample_to(x, skip), skip, src], dim=1))
+        x = self.conv(_joined([_upsample_to(x, skip), skip, src], self.zero_channels))
         a, b = x.split(self.half, dim=1)
         r = self.gru(b, r)
         return torch.cat([a, r], dim=1), r
@@ -189,9 +190,38 @@ class OutputBlock(nn.Module):
             _norm(out_channels, batchnorm), nn.ReLU(inplace=True),
             nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=not batchnorm),
             _norm(out_channels, batchnorm), nn.ReLU(inplace=True))
+        self.zero_channels = 0  # see align_channels
 
     def forward(self, x: Tensor, src: Tensor) -> Tensor:
-        return self.conv(torch.cat([_upsample_to(x, src), src], dim=1))
+        return self.conv(_joined([_upsample_to(x, src), src], self.zero_channels))
+
+
+def _joined(parts: list[Tensor], zero_channels: int) -> Tensor:
+    joined = torch.cat(parts, dim=1)
+    return F.pad(joined, (0, 0, 0, 0, 0, zero_channels)) if zero_channels else joined
+
+
+def align_channels(network: nn.Module, multiple: int = 8) -> nn.Module:
+    """Give each decoder convolution that joins the image's 3 channels a multiple of `multiple`
+    input channels, the extra ones zero (in the input and in the weights): the same output.
+    ONNX Runtime runs a convolution in its blocked (NCHWc) kernels only when the input channels
+    are a multiple of the vector width (8 floats with AVX2); the joins of 35, 59, 107 and 171
+    channels ran in its generic kernel at about 1.3x the time of 40, 64, 112 and 176."""
+    for block in network.modules():
+        if isinstance(block, (UpsamplingBlock, OutputBlock)) and not block.zero_channels:
+            conv = block.conv[0]
+            extra = -conv.in_channels % multiple
+            if extra:
+                wider = nn.Conv2d(conv.in_channels + extra, conv.out_channels, conv.kernel_size,
+                                  padding=conv.padding, bias=conv.bias is not None)
+                with torch.no_grad():
+                    wider.weight.zero_()
+                    wider.weight[:, :conv.in_channels] = conv.weight
+                    if conv.bias is not None:
+                        wider.bias.copy_(conv.bias)
+                block.conv[0] = wider.to(conv.weight.device, conv.weight.dtype)
+                block.zero_channels = extra
+    return network
 
 
 class RecurrentDecoder(nn.Module):

@@ -234,7 +234,7 @@ class RvmWeights:
         refiner = "deep_guided_filter" if "checkpoint" in path.name else "fast_guided_filter"
         network = rvm.MattingNetwork(refiner)
         network.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-        return network.eval()
+        return rvm.align_channels(network).eval()
 
 
 def input_size_for(width: int, height: int, quality: str = "balanced") -> tuple[int, int]:
@@ -288,5 +288,6 @@ registry.register(registry.ModelSpec(
     sized_for=input_size_for,
     frame_module=MattingFrameInput,
     state_shapes=state_shapes,
+    export_revision=2,  # 2: the decoder's joins aligned to 8 channels (rvm.align_channels)
     default_download=True,
 ))
