@@ -192,6 +192,19 @@ def test_bench_json(models_installed, capsys):
     assert report["ms_per_frame"]["median"] > 0 and report["ms_per_frame"]["p90"] >= report["ms_per_frame"]["median"]
 
 
+
+def test_bench_times_the_effect_not_the_privacy_guards_safe_frame(models_installed, hamilton_clip):
+    from segcam import bench
+    from segcam.settings import Settings
+
+    # nobody is in the synthetic frames: with the guard on, every frame would be the safe frame
+    synthetic = bench.run(Settings(effect="blur", width=320, height=180), frames=20)
+    assert synthetic["guard_held"] == 0 and synthetic["guard_note"] == bench.SYNTHETIC_GUARD_NOTE
+    # on a clip the guard runs as set, and the report says on how many frames it held
+    clip = bench.run(Settings(effect="blur", width=640, height=360, model="mediapipe-landscape"), frames=30,
+                     source=str(hamilton_clip))
+    assert 0 < clip["guard_held"] < 30 and f"held {clip['guard_held']} of 30" in bench.format_text(clip)
+
 def test_python_dash_m_and_ctrl_c(models_installed, hamilton_clip, tmp_path):
     """A real process: `python -m segcam run` stopped by Ctrl-C leaves a playable file."""
     out = tmp_path / "stopped.mp4"

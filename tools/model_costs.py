@@ -1,0 +1,71 @@
+"""What each model costs per frame against mediapipe-landscape, on `segcam bench`'s per-frame path.
+
+    python -m tools.model_costs [--rounds 10] [--size 1280x720] [--effect blur]
+
+Frames: the Hamilton clip's singer facing the camera (frames 88-147, from ../shared), scaled
+to --size: a person every model finds, so the privacy guard lets go and the effect runs, as
+it does most of the time. One FrameProcessor per configuration (landscape; RVM fast, balanced
+and best), each fed the same frame in turn, frame after frame, so a machine that slows down
+slows all of them alike: medians over every frame of every round, and the ratio to
+landscape's. This is how the README's RVM table was measured; `segcam bench --source` run by
+turns gives the same order with more spread on a shared machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import cv2
+
+from segcam.argtypes import parse_size
+from segcam.io import video_frames
+from segcam.processor import FrameProcessor
+from segcam.settings import Settings
+from tools.feature_costs import SINGER
+from tools.screenshots import CLIP, shared_dir
+
+CONFIGS = (
+    ("mediapipe-landscape", {"model": "mediapipe-landscape"}),
+    ("rvm fast", {"model": "rvm", "quality": "fast"}),
+    ("rvm balanced", {"model": "rvm", "quality": "balanced"}),
+    ("rvm best", {"model": "rvm", "quality": "best"}),
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.model_costs", description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5, help="passes over the 60 frames (default 5)")
+    parser.add_argument("--size", type=parse_size, default=(1280, 720))
+    parser.add_argument("--effect", default="blur")
+    args = parser.parse_args(argv)
+    width, height = args.size
+    frames = [cv2.resize(frame, (width, height), interpolation=cv2.INTER_LINEAR)
+              for frame in video_frames(shared_dir() / "data" / "clips" / CLIP, limit=SINGER.stop)[SINGER.start:]]
+    processors = {name: FrameProcessor(Settings(effect=args.effect, width=width, height=height, **changes),
+                                       choose_by_speed=False) for name, changes in CONFIGS}
+    for processor in processors.values():  # warm up: exports, caches, the privacy guard lets go
+        for frame in frames[:10]:
+            processor.process(frame)
+    times: dict[str, list[float]] = {name: [] for name in processors}
+    held = dict.fromkeys(processors, 0)
+    for _ in range(args.rounds):
+        for frame in frames:
+            for name, processor in processors.items():
+                start = time.perf_counter()
+                result = processor.process(frame)
+                times[name].append((time.perf_counter() - start) * 1e3)
+                held[name] += bool(result.guard and result.guard.holding)
+    for processor in processors.values():
+        processor.close()
+    base = statistics.median(times[CONFIGS[0][0]])
+    print(f"{width}x{height}, {args.effect}, {args.rounds} rounds of {len(frames)} frames, alternated frame by frame")
+    for name, values in times.items():
+        median = statistics.median(values)
+        print(f"{name:20s} {median:7.2f} ms  x{median / base:4.2f}  (privacy guard held {held[name]} frames)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
