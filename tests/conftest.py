@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import pytest
+from helpers import data_dir
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -56,16 +57,9 @@ def weights_dir(tmp_path_factory, shared_models) -> Path:
     from segcam.models import weights
 
     base = tmp_path_factory.mktemp("weights")
-    old = os.environ.get("SEGCAM_DATA_DIR")
-    os.environ["SEGCAM_DATA_DIR"] = str(base)
-    try:
+    with data_dir(base):
         for name in ("selfie_segmentation.tflite", "selfie_segmentation_landscape.tflite"):
             weights.import_file(shared_models / name)
-    finally:
-        if old is None:
-            del os.environ["SEGCAM_DATA_DIR"]
-        else:
-            os.environ["SEGCAM_DATA_DIR"] = old
     return base
 
 
@@ -96,15 +90,8 @@ def rvm_weights_dir(tmp_path_factory, shared_models, weights_dir) -> Path:
 
     base = tmp_path_factory.mktemp("rvm-weights") / "data"
     shutil.copytree(weights_dir, base)
-    old = os.environ.get("SEGCAM_DATA_DIR")
-    os.environ["SEGCAM_DATA_DIR"] = str(base)
-    try:
+    with data_dir(base):
         install.import_files([shared_models / "rvm" / "model.json", shared_models / "rvm" / "group1-shard1of1.bin"])
-    finally:
-        if old is None:
-            del os.environ["SEGCAM_DATA_DIR"]
-        else:
-            os.environ["SEGCAM_DATA_DIR"] = old
     return base
 
 
@@ -140,16 +127,9 @@ def rvm_best_exports(rvm_weights_dir, tmp_path_factory) -> Path:
     from segcam.segmenter import Segmenter
 
     base = _linked_copy(rvm_weights_dir, tmp_path_factory.mktemp("rvm-best") / "data")
-    old = os.environ.get("SEGCAM_DATA_DIR")
-    os.environ["SEGCAM_DATA_DIR"] = str(base)
-    try:
+    with data_dir(base):
         for size in ((640, 360), (176, 144)):
             Segmenter("rvm", "cpu", download=False, frame_size=size, quality="best")
-    finally:
-        if old is None:
-            del os.environ["SEGCAM_DATA_DIR"]
-        else:
-            os.environ["SEGCAM_DATA_DIR"] = old
     return base
 
 

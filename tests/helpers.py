@@ -1,5 +1,8 @@
 """Reading videos back and finding where the person is, for end-to-end checks."""
 
+import contextlib
+import os
+
 import cv2
 import numpy as np
 
@@ -42,3 +45,17 @@ def keep_as_calibrated(source, frame_size: tuple[int, int], name: str, overwrite
                                    base="mediapipe-landscape", stock="mediapipe-landscape", model=model,
                                    stock_iou=0.5, calibrated_iou=0.6, date="2025-01-02T03:04:05+00:00")
     return calibrate.keep(result, name, overwrite)
+
+
+@contextlib.contextmanager
+def data_dir(path):
+    """SEGCAM_DATA_DIR set to `path` meanwhile: for session fixtures, where monkeypatch cannot go."""
+    old = os.environ.get("SEGCAM_DATA_DIR")
+    os.environ["SEGCAM_DATA_DIR"] = str(path)
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["SEGCAM_DATA_DIR"]
+        else:
+            os.environ["SEGCAM_DATA_DIR"] = old

@@ -2,10 +2,8 @@
 teacher, keeping (only a better model), cancelling (nothing changes), the calibrated model by name
 in the registry, `models remove`, and `eval --against rvm`."""
 
-import contextlib
 import dataclasses
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -22,24 +20,11 @@ from segcam.models import calibrated, modelfile, registry
 from segcam.processor import FrameProcessor
 from segcam.settings import Settings
 
-from helpers import keep_as_calibrated
+from helpers import data_dir, keep_as_calibrated
 
 REPO = Path(__file__).resolve().parents[1]
 
 CLOSE_UP = range(24, 48, 3)  # 8 frames of the Hamilton clip's close-up, where stock MediaPipe misses much
-
-
-@contextlib.contextmanager
-def data_dir(path):
-    old = os.environ.get("SEGCAM_DATA_DIR")
-    os.environ["SEGCAM_DATA_DIR"] = str(path)
-    try:
-        yield
-    finally:
-        if old is None:
-            del os.environ["SEGCAM_DATA_DIR"]
-        else:
-            os.environ["SEGCAM_DATA_DIR"] = old
 
 
 def close_up_recording(clip) -> calibrate.Recording:
