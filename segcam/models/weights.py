@@ -15,7 +15,6 @@ import importlib.util
 import logging
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import zipfile
@@ -165,13 +164,7 @@ def fetch_wheel(dest: Path) -> Path:
         "--python-version", "3.11", "--platform", "manylinux_2_17_x86_64", "--implementation", "cp",
         "--dest", str(dest), WHEEL_REQUIREMENT,
     ]
-    try:
-        subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=PIP_TIMEOUT_S)
-    except subprocess.CalledProcessError as e:
-        tail = (e.stderr or e.stdout or "").strip().splitlines()[-1:] or ["no output"]
-        raise WeightsError(f"pip could not download {WHEEL_REQUIREMENT}: {tail[0]}") from e
-    except (OSError, subprocess.TimeoutExpired) as e:
-        raise WeightsError(f"pip could not download {WHEEL_REQUIREMENT}: {e}") from e
+    fetch.run_tool(cmd, WHEEL_REQUIREMENT, PIP_TIMEOUT_S, tool="pip")
     wheels = sorted(dest.glob("mediapipe-*.whl"))
     if not wheels:
         raise WeightsError(f"pip downloaded no wheel for {WHEEL_REQUIREMENT}.")
