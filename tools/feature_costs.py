@@ -17,9 +17,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -45,11 +43,27 @@ CONFIGS = (
 )
 
 
-def singer_clip(folder: Path, size: tuple[int, int]) -> str:
-    frames = video_frames(shared_dir() / "data" / "clips" / CLIP, limit=SINGER.stop)[SINGER.start:]
-    for index, frame in enumerate(frames):
-        cv2.imwrite(str(folder / f"{index:04d}.png"), cv2.resize(frame, size, interpolation=cv2.INTER_LINEAR))
-    return str(folder / "%04d.png")
+def singer_frames(size: tuple[int, int], count: int = len(SINGER)) -> list[np.ndarray]:
+    """The clip's singer facing the camera, the first `count` of frames 88-147, scaled to size."""
+    frames = video_frames(shared_dir() / "data" / "clips" / CLIP, limit=SINGER.stop)[SINGER.start:][:count]
+    return [cv2.resize(frame, size, interpolation=cv2.INTER_LINEAR) for frame in frames]
+
+
+def alternate(processors: dict, frames: list[np.ndarray], rounds: int, keep=lambda result: None) -> dict[str, list]:
+    """Each processor's (ms, keep(its Result)) per frame: after 10 frames of warm-up (caches, the
+    guard lets go), every frame goes through each processor in turn, `rounds` times over. Keep
+    only a figure or two: whole Results of 720p frames would fill the memory."""
+    for processor in processors.values():
+        for frame in frames[:10]:
+            processor.process(frame)
+    timed: dict[str, list] = {name: [] for name in processors}
+    for _ in range(rounds):
+        for frame in frames:
+            for name, processor in processors.items():
+                start = time.perf_counter()
+                result = processor.process(frame)
+                timed[name].append(((time.perf_counter() - start) * 1e3, keep(result)))
+    return timed
 
 
 def compositor_states(frames: list[np.ndarray], size: tuple[int, int], rounds: int) -> dict[str, float]:
@@ -75,8 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=parse_size, default=(1280, 720))
     args = parser.parse_args(argv)
     width, height = args.size
-    with tempfile.TemporaryDirectory(prefix="segcam-costs-") as tmp:
-        frames = video_frames(singer_clip(Path(tmp), args.size), limit=args.frames)
+    frames = singer_frames(args.size, args.frames)
     print(f"{width}x{height}, {args.rounds} rounds of {len(frames)} frames, each configuration alternated frame by "
           f"frame with the first; medians (ms)")
     print(f"{'':32s} {'frame':>7s} {'vs first':>9s} {'ratio':>6s} {'composite':>10s} {'vs first':>9s} {'+ms':>6s}")
@@ -84,18 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     for name, changes in CONFIGS[1:]:
         pair = {key: FrameProcessor(Settings(effect="blur", width=width, height=height, **chosen))
                 for key, chosen in (("base", base_changes), ("this", changes))}
-        times: dict[str, list[tuple[float, float]]] = {key: [] for key in pair}
-        for processor in pair.values():  # warm up: caches, the guard lets go
-            for frame in frames[:10]:
-                processor.process(frame)
-        for _ in range(args.rounds):
-            for frame in frames:
-                for key, processor in pair.items():
-                    start = time.perf_counter()
-                    result = processor.process(frame)
-                    times[key].append(((time.perf_counter() - start) * 1e3, result.ms["composite"]))
+        timed = alternate(pair, frames, args.rounds, keep=lambda result: result.ms["composite"])
         (base, base_composite), (ms, composite) = (
-            (statistics.median(v[0] for v in times[key]), statistics.median(v[1] for v in times[key]))
+            (statistics.median(ms for ms, _ in timed[key]), statistics.median(c for _, c in timed[key]))
             for key in ("base", "this"))
         print(f"{name:32s} {ms:7.2f} {base:9.2f} {ms / base:6.2f} {composite:10.2f} {base_composite:9.2f} "
               f"{composite - base_composite:6.2f}")

@@ -15,16 +15,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
-
-import cv2
 
 from segcam.argtypes import parse_size
-from segcam.io import video_frames
 from segcam.processor import FrameProcessor
 from segcam.settings import Settings
-from tools.feature_costs import SINGER
-from tools.screenshots import CLIP, shared_dir
+from tools.feature_costs import alternate, singer_frames
 
 CONFIGS = (
     ("mediapipe-landscape", {"model": "mediapipe-landscape"}),
@@ -41,22 +36,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--effect", default="blur")
     args = parser.parse_args(argv)
     width, height = args.size
-    frames = [cv2.resize(frame, (width, height), interpolation=cv2.INTER_LINEAR)
-              for frame in video_frames(shared_dir() / "data" / "clips" / CLIP, limit=SINGER.stop)[SINGER.start:]]
+    frames = singer_frames(args.size)
     processors = {name: FrameProcessor(Settings(effect=args.effect, width=width, height=height, **changes),
                                        choose_by_speed=False) for name, changes in CONFIGS}
-    for processor in processors.values():  # warm up: exports, caches, the privacy guard lets go
-        for frame in frames[:10]:
-            processor.process(frame)
-    times: dict[str, list[float]] = {name: [] for name in processors}
-    held = dict.fromkeys(processors, 0)
-    for _ in range(args.rounds):
-        for frame in frames:
-            for name, processor in processors.items():
-                start = time.perf_counter()
-                result = processor.process(frame)
-                times[name].append((time.perf_counter() - start) * 1e3)
-                held[name] += bool(result.guard and result.guard.holding)
+    timed = alternate(processors, frames, args.rounds, keep=lambda result: bool(result.guard and result.guard.holding))
+    times = {name: [ms for ms, _ in values] for name, values in timed.items()}
+    held = {name: sum(holding for _, holding in values) for name, values in timed.items()}
     for processor in processors.values():
         processor.close()
     base = statistics.median(times[CONFIGS[0][0]])
