@@ -14,7 +14,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -26,6 +26,9 @@ from segcam.processor import STAGES, FrameProcessor, Result
 from segcam.settings import Settings
 
 log = logging.getLogger(__name__)
+
+if TYPE_CHECKING:
+    from segcam.learn import Request as LearnRequest
 
 SinkFactory = Callable[[int, int, float], list]  # (width, height, fps) -> sinks
 _WINDOW = 60  # frames the rolling stats cover
@@ -45,6 +48,7 @@ class Stats:
     model_reason: str = ""  # which model runs and why (see model_choice)
     source_status: str = ""
     guard: str = ""  # why the privacy guard holds (sending the safe frame), or "" while it does not
+    learning: str = ""  # the online learner's status line, or why it is off; "" when not asked for
 
 
 PAUSE_MODES = ("freeze", "blank", "blur")
@@ -71,8 +75,13 @@ class Pipeline:
                  on_result: Callable[[Result], None] | None = None,
                  on_end: Callable[[Exception | None], None] | None = None,
                  realtime: bool | None = None, runtime: str = "auto",
-                 opener: Callable | None = None):
+                 opener: Callable | None = None, learn: "LearnRequest | None" = None):
+        """`learn`: run the online learner beside the pipeline (segcam.learn), or None."""
         self.settings = settings.validate()
+        self.learn = learn
+        self.learner = None  # segcam.learn.Learner while one runs
+        self.learn_note = ""  # why learning is off, when it was asked for
+        self._learner_checked_at = 0
         self._opener = opener  # how the source is opened (default: segcam.capture.open_source)
         self.processor = FrameProcessor(settings, runtime=runtime)
         self._make_sinks = make_sinks
@@ -93,6 +102,7 @@ class Pipeline:
         self._frames = 0
         self._ms: dict[str, deque] = {name: deque(maxlen=_WINDOW) for name in (*STAGES, "output", "total", "latency")}
         self._times: deque = deque(maxlen=_WINDOW)
+        self.learned: dict | None = None  # the learner's report, once it stopped
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -125,6 +135,7 @@ class Pipeline:
             raise
         try:
             self._capture, self._first, self.frame_size = capture, first, (width, height)
+            self._start_learning()
             self._thread = threading.Thread(target=self._work, name="segcam-pipeline", daemon=True)
             self._thread.start()
         except BaseException:  # e.g. Ctrl-C right here: no sink may leave a half-made file behind
@@ -139,6 +150,11 @@ class Pipeline:
         self._stop.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
+        with self._lock:
+            learner, self.learner = self.learner, None
+        if learner is not None:
+            learner.stop()
+            self.learned = learner.report()
         with self._lock:
             if self._capture is not None:
                 self._capture.stop()
@@ -208,6 +224,75 @@ class Pipeline:
                 old.stop()
                 self.processor.reset()  # a new source: a new video for the temporal state
             self.settings = settings
+            if capture is not None and self.learner is not None:
+                self._restart_learning()  # the round for the old source is dropped
+
+    # -- the online learner ----------------------------------------------------------------
+
+    def set_learning(self, request: "LearnRequest | None") -> None:
+        """Start the online learner (with these options) or stop it, while the pipeline runs."""
+        with self._lock:
+            self.learn = request
+            if self._capture is not None:
+                self._restart_learning()
+
+    def _start_learning(self) -> None:
+        from segcam import learn
+
+        self.learn_note = ""
+        if self.learn is None:
+            return
+        reason = learn.why_not(self.processor)
+        if reason is not None:
+            self.learn_note = reason
+            return
+        try:
+            width, height = self.frame_size
+            plan = learn.plan_for(self.processor, self.settings.source.name, (width, height), self.learn.name)
+            self.learner = learn.Learner(plan, self.processor.segmenter, self.learn.worker)
+        except Exception as exc:  # noqa: BLE001 - learning is a bonus: the call goes on without it
+            self.learn_note = f"Learning is off: {exc}"
+            log.warning("segcam: %s", self.learn_note)
+
+    def _restart_learning(self) -> None:
+        """Under the lock: the old learner is stopped on a thread of its own (it may take a while
+        to end its step); a new one starts for what runs now."""
+        old, self.learner = self.learner, None
+        if old is not None:
+            threading.Thread(target=old.stop, name="segcam-learner-stop", daemon=True).start()
+        self._start_learning()
+
+    def learned_report(self) -> dict | None:
+        """What the learner did (see learn.Learner.report), why it did not run, or None when not asked."""
+        if self.learned is not None:
+            return self.learned
+        learner = self.learner
+        if learner is not None:
+            return learner.report()
+        if self.learn is not None:
+            return {"why_not": self.learn_note or "Learning is off."}
+        return None
+
+    def _learning_before(self) -> None:
+        """Between frames: take what the learner offers."""
+        learner = self.learner
+        if learner.take_kept():
+            self.processor.adopt_registered()
+        swap = learner.take_swap()
+        if swap is not None and self.processor.use_weights(swap.runner, swap.live, swap.to):
+            log.info("segcam: learning: %s", swap.note)
+
+    def _learning_after(self, frame: np.ndarray) -> None:
+        learner = self.learner
+        if self.processor.segmenter is not None and self.processor.segmenter.name != learner.plan.live:
+            self._restart_learning()  # another model runs now: learn for it
+            return
+        learner.offer(frame)
+        if self._frames - self._learner_checked_at >= 30:  # once a second at 30 fps
+            self._learner_checked_at = self._frames
+            recent = list(self._ms["total"])[-30:]
+            fps = (self._capture.source_fps if self._capture is not None else 0) or self.settings.source.fps
+            learner.falling_behind(bool(recent) and statistics.median(recent) > 0.8 * 1000.0 / fps)
 
     def pause(self, mode: str | None) -> None:
         """Privacy pause: send a frozen, blank or unrecognisably blurred frame instead of the
@@ -265,9 +350,13 @@ class Pipeline:
                     np.zeros(frame.image.shape[:2], np.float32)
                 result = Result(frame.image, alpha, output, {name: 0.0 for name in STAGES})
             else:
+                if self.learner is not None:
+                    self._learning_before()
                 result = self.processor.process(frame.image)
                 self._last = result
                 self._guard = result.guard.reason if result.guard is not None and result.guard.holding else ""
+                if self.learner is not None:  # never a paused frame: the user hid it
+                    self._learning_after(frame.image)
             for sink in self._sinks:
                 sink.send(result.output)
             now = time.perf_counter()
@@ -313,4 +402,5 @@ class Pipeline:
                 model_reason=self.processor.choice.reason if self.processor.choice else "",
                 source_status=capture.status if capture else "",
                 guard=self._guard if self.pause_mode is None else "",
+                learning=self.learner.status_line() if self.learner is not None else self.learn_note,
             )
