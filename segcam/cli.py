@@ -531,6 +531,9 @@ def cmd_app(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import multiprocessing
+
+    multiprocessing.freeze_support()  # the packaged app's online learner runs in a spawned child
     parser = build_parser()
     args = parser.parse_args(argv)
     quiet_native_logs(args.verbose)
