@@ -165,6 +165,37 @@ def _architecture(name: str) -> str | None:
         return None
 
 
+def wanted_by_default(settings) -> bool:
+    """The app's "Learn my room" when the user has not chosen: on wherever RVM's weights are
+    installed and the chosen model is not RVM itself."""
+    from segcam.models import registry
+
+    try:
+        installed = registry.get(TEACHER).installed()
+    except SegcamError:
+        return False
+    return installed and settings.model.name != TEACHER
+
+
+def learned_names(source: str | None = None) -> list[str]:
+    """The models the learner kept (of one source, or all)."""
+    from segcam.models import calibrated
+
+    key = calibrated.source_key(source) if source is not None else None
+    return [e.name for e in calibrated.entries() if e.calibration.get("learned")
+            and (key is None or str(e.calibration.get("source")) == key)]
+
+
+def forget(source: str | None = None) -> list[str]:
+    """Delete what was learned (of one source, or all); lines saying what went."""
+    from segcam.models import calibrated
+
+    lines = []
+    for name in learned_names(source):
+        lines += calibrated.remove(name)
+    return lines
+
+
 def default_name(source: str, width: int, height: int) -> str:
     """learned-camera0-1280x720, learned-hamilton_clip-1a2b3c-640x360: one per source and size."""
     from segcam.models import calibrated

@@ -236,6 +236,22 @@ class Pipeline:
             if self._capture is not None:
                 self._restart_learning()
 
+    def forget_learned(self) -> list[str]:
+        """Delete what was learned for this source and run stock weights again; learning (when on)
+        starts afresh. Lines saying what went."""
+        from segcam import learn
+
+        with self._lock:
+            learner, self.learner = self.learner, None
+            if learner is not None:
+                learner.stop()  # before the files go: it must not keep them again
+            lines = learn.forget(self.settings.source.name)
+            self.processor.forget_network()
+            if self._capture is not None and self.frame_size is not None:
+                self.processor.prepare(*self.frame_size)
+                self._start_learning()
+        return lines
+
     def _start_learning(self) -> None:
         from segcam import learn
 

@@ -203,6 +203,12 @@ class FrameProcessor:
         segmenter.use_runner(runner, weights)
         return True
 
+    def forget_network(self) -> None:
+        """Load the network again for the next frame (chosen afresh): what the learner swapped in
+        is gone."""
+        self._prepared_for = None
+        self.segmenter = None  # prepare() loads one, and the guard starts afresh
+
     def adopt_registered(self) -> None:
         """The running model's file was written again by the learner with the weights it runs
         already: take the registry's new entry for it, so that this is not seen as a new network."""

@@ -75,6 +75,9 @@ class Listener:
     def stopped(self, error: Exception | None) -> None:
         """The pipeline ended by itself: the error, or None for a source that ended."""
 
+    def learned_forgotten(self, lines: list[str]) -> None:
+        """forget_learned's answer: what was deleted, in sentences (none: nothing had been learned)."""
+
     def network_ready(self, settings: Settings) -> None:
         """The network these settings choose loaded beside the running one."""
 
@@ -189,6 +192,20 @@ class Session:
     def set_learning(self, request) -> None:
         """Learn the room (a segcam.learn.Request) from now on, or stop learning (None)."""
         self._submit(lambda: self._set_learning(request))
+
+    def forget_learned(self) -> None:
+        """Delete what was learned for the running source (the pipeline goes back to stock);
+        answers with learned_forgotten."""
+        self._submit(self._forget_learned)
+
+    def _forget_learned(self) -> None:
+        from segcam import learn
+
+        try:
+            lines = self.pipeline.forget_learned() if self.pipeline is not None else learn.forget()
+        except SegcamError as exc:
+            lines = [str(exc)]
+        self.listener.learned_forgotten(lines)
 
     def _set_learning(self, request) -> None:
         self.learn = request

@@ -162,6 +162,8 @@ class AppSettings:
     user_backgrounds: list[str] = _setting(list)
     preview_mirror: bool = _setting(True)  # the preview only; people expect a mirror image of themselves
     window_geometry: str = _setting("")
+    # "Learn my room" (segcam.learn); None until the user chooses: on wherever RVM is installed
+    learn_room: bool | None = _setting(None)
 
     def validate(self) -> None:
         pass
@@ -334,6 +336,10 @@ def _coerce(value, default, key):
         return None if value is None else float(value)
     if key in ("vcam_backend", "vcam_device"):
         return None if value is None else str(value)
+    if key == "learn_room":
+        if value is not None and not isinstance(value, bool):
+            raise TypeError(key)
+        return value
     if key == "max_frames":
         return None if value is None else int(value)
     if isinstance(default, bool):
