@@ -88,10 +88,10 @@ class Listener:
 
 class Session:
     def __init__(self, listener: Listener | None = None, realtime: bool = True, loop_files: bool = False,
-                 overwrite: bool = False):
+                 overwrite: bool = False, clock=time.monotonic):
         """`realtime`: newest frame wins (cameras, the app); False processes every frame of a file.
         `loop_files`: a video-file source plays on from its start (the app). `overwrite`: an output
-        file may replace an existing one."""
+        file may replace an existing one. `clock`: seconds from any fixed point (tests pass their own)."""
         self.listener = listener or Listener()
         self.realtime = realtime
         self.loop_files = loop_files
@@ -107,7 +107,10 @@ class Session:
         self._resize_queued = False
         self._wanted: Settings | None = None
         self._apply_queued = False
-        self._stats_at = 0.0  # when stats were last reported
+        self._clock = clock
+        # when stats were last reported; None: never. Not 0.0: a monotonic clock counts from boot,
+        # and a machine booted less than an interval ago would wait out the rest of it
+        self._stats_at: float | None = None
         self._guard_told: str | None = None  # the guard's hold as last reported
         self._closed = False
         self._jobs: queue.Queue = queue.Queue()
@@ -394,8 +397,8 @@ class Session:
             vcam = self._vcam
             resize = vcam is not None and (vcam.width, vcam.height) != (width, height) and not self._resize_queued
             self._resize_queued |= resize
-            now = time.monotonic()
-            stats_due = now - self._stats_at >= STATS_INTERVAL_S
+            now = self._clock()
+            stats_due = self._stats_at is None or now - self._stats_at >= STATS_INTERVAL_S
             if stats_due:
                 self._stats_at = now
         if resize:

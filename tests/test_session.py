@@ -238,7 +238,8 @@ def test_a_file_that_ends_is_reported_and_released(model, tmp_path, recorder, se
 
 def test_frames_and_stats_are_handed_out_without_piling_up(model, tmp_path, recorder, session, monkeypatch):
     monkeypatch.setattr(session_module, "STATS_INTERVAL_S", 3600.0)
-    run = session(realtime=False)
+    # a machine booted two minutes ago: its monotonic clock reads less than the interval
+    run = session(realtime=False, clock=lambda: 120.0)
     pipeline = run.start(Settings(source=frames_folder(tmp_path / "frames", count=10), model=model, output="none"))
     assert run.wait(WAIT_S)
     assert pipeline.stats.frames == 10
