@@ -1,6 +1,7 @@
 """`segcam` from the command line: end-to-end runs on a real clip, and its error paths."""
 
 import os
+import platform
 import re
 import shutil
 import signal
@@ -12,13 +13,13 @@ import cv2
 import numpy as np
 import pytest
 
-from segcam import cli
+from segcam import cli, doctor
 from segcam.models import derived, weights
 from segcam.processor import FrameProcessor
 from segcam.settings import Settings
 
 from helpers import greyness, read_video, regions
-from recording_backend import MissingDriverBackend, RecordingBackend, registered
+from recording_backend import NO_DRIVER_MESSAGE, MissingDriverBackend, RecordingBackend, registered
 
 
 def alphas_for(frames, effect="none"):
@@ -117,8 +118,11 @@ def test_no_virtual_camera_driver(models_installed, hamilton_clip, capsys):
         code = run_cli("--source", hamilton_clip, "--output", "vcam", "--vcam-backend", backend, "--max-frames", 3)
     err = capsys.readouterr().err
     assert code == 2
-    assert "modprobe v4l2loopback exclusive_caps=1" in err or "OBS" in err
-    assert "Traceback" not in err
+    # the app's and doctor's very sentence (issue 16): on a machine without the module, how to
+    # install it and load it with the options that make /dev/video10
+    assert err.strip().splitlines() == [f"segcam: {doctor.no_virtual_camera(NO_DRIVER_MESSAGE)}"]
+    if platform.system() == "Linux" and not doctor.module_loaded(doctor.Host()):
+        assert doctor.MODPROBE in err and "devices=1 video_nr=10" in err
 
 
 @pytest.mark.parametrize("args, message", [
