@@ -1,5 +1,6 @@
 """`segcam` from the command line: end-to-end runs on a real clip, and its error paths."""
 
+import json
 import os
 import platform
 import re
@@ -195,6 +196,20 @@ def test_bench_json(models_installed, capsys):
     assert report["size"] == "320x180" and report["device"] == "cpu"
     assert report["ms_per_frame"]["median"] > 0 and report["ms_per_frame"]["p90"] >= report["ms_per_frame"]["median"]
 
+
+
+def test_a_model_named_on_the_command_line_is_said_to_be(models_installed, carphone_clip, tmp_path, capsys):
+    # issue 16: `--model X` said "as chosen in the settings"
+    assert cli.main(["run", "--source", str(carphone_clip), "--output", "none", "--max-frames", "2",
+                     "--model", "mediapipe-general"]) == 0
+    assert "segcam: model mediapipe-general, chosen on the command line" in capsys.readouterr().err
+    assert cli.main(["bench", "--frames", "2", "--size", "320x240", "--model", "mediapipe-general"]) == 0
+    assert "mediapipe-general, chosen on the command line" in capsys.readouterr().out
+    saved = tmp_path / "settings.json"  # the model named in a settings file is the settings' choice
+    saved.write_text(json.dumps({"model": "mediapipe-general"}))
+    assert cli.main(["run", "--source", str(carphone_clip), "--output", "none", "--max-frames", "2",
+                     "--settings", str(saved)]) == 0
+    assert "segcam: model mediapipe-general, as chosen in the settings" in capsys.readouterr().err
 
 
 def test_bench_times_the_effect_not_the_privacy_guards_safe_frame(models_installed, hamilton_clip):
