@@ -376,6 +376,55 @@ def test_settings_file_replaced_by_garbage_while_running(qtbot, models_installed
                                      [])
 
 
+def test_the_wheel_scrolls_the_panel_and_leaves_unfocused_controls_alone(qtbot, models_installed, open_window,
+                                                                           monkeypatch):
+    """Issue 16: scrolling the right panel over a slider swept Edge softness to 0%, and one notch
+    over the Camera box opened the file dialog. Real wheel events, through Qt's own delivery."""
+    from PySide6.QtCore import QPoint
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication, QFileDialog, QScrollArea
+
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: asked.append(a) or ("", ""))
+    window = open_window(effect="blur", output="none")
+    qtbot.waitExposed(window)
+    scroll = next(area for area in window.findChildren(QScrollArea) if area.widget().isAncestorOf(window.controls))
+    bar = scroll.verticalScrollBar()
+
+    def turn_wheel_over(widget, notches: int) -> None:
+        # scroll until the widget is in sight, then turn the wheel over its middle
+        scroll.ensureWidgetVisible(widget)
+        QApplication.processEvents()
+        point = widget.mapTo(window, widget.rect().center())
+        for _ in range(abs(notches)):
+            QTest.wheelEvent(window.windowHandle(), point, QPoint(0, -120 if notches > 0 else 120))
+            QApplication.processEvents()
+
+    softness = window.controls.sliders["edge_softness"].slider
+    before = softness.value()
+    assert not softness.hasFocus() and 0 < before
+    bar.setValue(0)
+    turn_wheel_over(softness, 5)
+    assert softness.value() == before and window.settings.get("edge_softness") == before / 100
+    scrolled = bar.value()
+    assert bar.maximum() == 0 or scrolled > 0  # the panel took the wheel (where there is anything to scroll)
+
+    camera = window.source_panel.source
+    shown = camera.currentText()
+    for notches in (1, -1, 1):
+        turn_wheel_over(camera, notches)
+    assert camera.currentText() == shown and asked == []  # no "Open a video file" dialog
+    for box in (window.model_panel.model, window.model_panel.device, window.model_panel.quality):
+        current = box.currentIndex()
+        turn_wheel_over(box, 1)
+        turn_wheel_over(box, -1)
+        assert box.currentIndex() == current and not box.hasFocus()
+
+    softness.setFocus()  # a control with focus (clicked, or reached with Tab) takes the wheel
+    turn_wheel_over(softness, 3)
+    assert softness.value() != before
+
+
 # -- pause, preview, closing -----------------------------------------------------------------
 
 def test_pause_freezes_or_blanks_what_is_sent(qtbot, models_installed, open_window):
