@@ -324,6 +324,51 @@ def test_settings_survive_a_restart(qtbot, models_installed, open_window, hamilt
     assert again.running_settings.get("blur_strength") == 0.8
 
 
+def test_file_dialogs_open_where_that_kind_of_file_was_last_found(qtbot, models_installed, open_window, tmp_path,
+                                                                    monkeypatch):
+    """Issue 16: every file dialog opened in the home folder, and Import model files in the
+    current folder. Each kind remembers its own folder, across a restart too."""
+    from pathlib import Path
+
+    from PySide6.QtWidgets import QFileDialog
+
+    from segcam.ui.weights_dialog import WeightsDialog
+
+    opened_in, picks = [], {}
+
+    def dialog(parent, caption, folder, filters):  # the user picks picks[caption] in the dialog
+        opened_in.append((caption, folder))
+        return picks.get(caption, ""), filters
+
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", dialog)
+    monkeypatch.setattr(QFileDialog, "getOpenFileNames",
+                        lambda *a: ([p] if (p := dialog(*a)[0]) else [], a[-1]))
+    clips, models = tmp_path / "clips", tmp_path / "downloads"
+    clips.mkdir()
+    models.mkdir()
+    window = open_window(effect="none", output="none")
+    home = str(Path.home())
+
+    picks["Open a video file as the camera"] = str(clips / "talk.mp4")  # nothing is there: only the folder counts
+    window.ask_source_file()
+    window.ask_source_file()
+    window.ask_background_video()  # another kind: its own folder
+    assert [folder for _, folder in opened_in] == [home, str(clips), home]
+
+    import_dialog = WeightsDialog("mediapipe-general", window)  # its owner keeps the folder
+    qtbot.addWidget(import_dialog)
+    picks["Import model files"] = str(models / "selfie_segmentation.tflite")
+    import_dialog._ask_import()
+    import_dialog._ask_import()
+    assert opened_in[-2:] == [("Import model files", home), ("Import model files", str(models))]
+
+    window.save_settings()
+    restarted = open_window(**settings_store.load()[0].to_dict()["app"])
+    restarted.ask_source_file()
+    assert opened_in[-1] == ("Open a video file as the camera", str(clips))
+    assert restarted.settings.app.recent_folders == {"source_video": str(clips), "model_files": str(models)}
+
+
 def test_broken_settings_file_falls_back_with_a_warning(qtbot, models_installed, open_window):
     path = settings_store.config_path()
     path.parent.mkdir(parents=True, exist_ok=True)
