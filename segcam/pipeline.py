@@ -35,7 +35,8 @@ _FIRST_FRAME_TIMEOUT = 10.0  # seconds a camera may take to deliver its first fr
 @dataclass
 class Stats:
     frames: int = 0
-    dropped: int = 0
+    dropped: int = 0  # frames the source gave that were skipped to keep up, since the start
+    skipped: float = 0.0  # the share of the source's recent frames skipped (over the last _WINDOW processed)
     fps: float = 0.0
     ms_per_frame: float = 0.0  # median processing time, all stages
     latency_ms: float = 0.0  # median capture-to-output time
@@ -93,6 +94,7 @@ class Pipeline:
         self._frames = 0
         self._ms: dict[str, deque] = {name: deque(maxlen=_WINDOW) for name in (*STAGES, "output", "total", "latency")}
         self._times: deque = deque(maxlen=_WINDOW)
+        self._indices: deque = deque(maxlen=_WINDOW)  # the source's numbers of the frames processed
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -273,6 +275,9 @@ class Pipeline:
             now = time.perf_counter()
             self._frames += 1
             self._times.append(time.monotonic())
+            if self._indices and frame.index <= self._indices[-1]:  # a new source counts from 0 again
+                self._indices.clear()
+            self._indices.append(frame.index)
             for name, ms in result.ms.items():
                 self._ms[name].append(ms)
             self._ms["total"].append(sum(result.ms.values()))
@@ -299,11 +304,14 @@ class Pipeline:
         with self._lock:
             times = list(self._times)
             fps = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
+            indices = self._indices
+            span = indices[-1] - indices[0] + 1 if indices else 0  # the source's frames the window covers
             segmenter = self.processor.segmenter
             capture = self._capture
             return Stats(
                 frames=self._frames,
                 dropped=capture.dropped if capture else 0,
+                skipped=(span - len(indices)) / span if span > 1 else 0.0,
                 fps=fps,
                 ms_per_frame=_median(self._ms["total"]),
                 latency_ms=_median(self._ms["latency"]),

@@ -515,13 +515,13 @@ def test_pause_freezes_the_thumbnails_and_the_status_bar_says_so(qtbot, models_i
     window.set_paused(True)
     qtbot.waitUntil(lambda: window.controller.pause_mode == "freeze", timeout=WAIT_MS)
     # the control thread sets the mode, then the window hears of it through a queued signal
-    qtbot.waitUntil(lambda: window.stats_bar.source_status.text().endswith(": paused, sending a frozen frame"),
+    qtbot.waitUntil(lambda: window.stats_bar.source_status.text().startswith("Paused, sending a frozen frame · "),
                     timeout=WAIT_MS)
     wait_for_frames(qtbot, window)
     first = thumbnails()
     wait_for_frames(qtbot, window, 6)  # the clip moves on underneath
     assert thumbnails() == first  # the paused frame, not the live clip under a frozen mask
-    qtbot.waitUntil(lambda: "paused" in window.stats_bar.source_status.text()
+    qtbot.waitUntil(lambda: "Paused" in window.stats_bar.source_status.text()
                     and window.stats_bar.ms_label.text() == "network paused", timeout=WAIT_MS)
 
     window.set_paused(False)
@@ -683,9 +683,45 @@ def test_the_status_bar_says_when_the_privacy_guard_holds_and_why(qtbot):
     bar = StatsBar()
     qtbot.addWidget(bar)
     bar.show_stats(Stats(source_status="running", guard="mask collapsed"), "0")
-    assert bar.source_status.text() == "Camera 0: running · privacy guard holding (mask collapsed): the room is hidden"
+    assert bar.source_status.text() == "Privacy guard holding (mask collapsed): the room is hidden · Camera 0: running"
     bar.show_stats(Stats(source_status="running"), "0")
     assert bar.source_status.text() == "Camera 0: running"
+
+
+def test_skipped_frames_are_said_as_a_recent_share_only_when_it_matters(qtbot):
+    from segcam.pipeline import Stats
+    from segcam.ui.stats_bar import StatsBar
+
+    bar = StatsBar()
+    qtbot.addWidget(bar)
+    # 43 frames skipped since the start, 2% of them lately: a camera keeping up as it should
+    bar.show_stats(Stats(source_status="running", dropped=43, skipped=0.02), "0")
+    assert bar.source_status.text() == "Camera 0: running"
+    bar.show_stats(Stats(source_status="running", dropped=43, skipped=0.25), "0")
+    assert bar.source_status.text() == "skipping 25% of frames to keep up · Camera 0: running"
+
+
+def test_the_guards_reason_stays_in_sight_at_the_default_window_size(qtbot, models_installed, open_window,
+                                                                     hamilton_clip):
+    """Issue 16: at the default width the status bar read "...runn...ce): the room is hidden", the
+    reason cut out of the middle. What matters comes first and the file name gives way."""
+    from segcam.pipeline import Stats
+    from segcam.ui.layout import DEFAULT_SIZE
+
+    window = open_window(source="7", output="none")  # no camera 7: no stats come to replace the ones shown here
+    qtbot.waitUntil(lambda: "No camera at index 7" in window.message_bar.text(), timeout=WAIT_MS)
+    for width in (DEFAULT_SIZE.width(), 1280):  # the default, and the default fitted to a 1280-wide screen
+        window.resize(width, DEFAULT_SIZE.height())
+        qtbot.wait(50)
+        reason = "Privacy guard holding (no person in view): the room is hidden"
+        skipping = "skipping 25% of frames to keep up"
+        window.stats_bar.show_stats(Stats(source_status="running", guard="no person in view", skipped=0.25,
+                                          dropped=43, fps=29.9, ms_per_frame=12.5, latency_ms=48,
+                                          model="mediapipe-landscape", device="cpu"), str(hamilton_clip))
+        qtbot.wait(50)
+        shown = window.stats_bar.source_status.shown_text()
+        assert shown.startswith(f"{reason} · {skipping} · "), shown  # whole, and first
+        assert fully_shown(window.stats_bar.source_status)
 
 
 def test_screenshot_script_renders_the_window(qtbot, models_installed, tmp_path):
