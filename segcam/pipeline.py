@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 SinkFactory = Callable[[int, int, float], list]  # (width, height, fps) -> sinks
 _WINDOW = 60  # frames the rolling stats cover
+_RECENT_S = 3.0  # seconds the share of skipped frames covers: a stall at the start is soon forgotten
 _FIRST_FRAME_TIMEOUT = 10.0  # seconds a camera may take to deliver its first frame
 
 
@@ -36,7 +37,7 @@ _FIRST_FRAME_TIMEOUT = 10.0  # seconds a camera may take to deliver its first fr
 class Stats:
     frames: int = 0
     dropped: int = 0  # frames the source gave that were skipped to keep up, since the start
-    skipped: float = 0.0  # the share of the source's recent frames skipped (over the last _WINDOW processed)
+    skipped: float = 0.0  # the share of the source's frames skipped over the last _RECENT_S seconds
     fps: float = 0.0
     ms_per_frame: float = 0.0  # median processing time, all stages
     latency_ms: float = 0.0  # median capture-to-output time
@@ -94,7 +95,8 @@ class Pipeline:
         self._frames = 0
         self._ms: dict[str, deque] = {name: deque(maxlen=_WINDOW) for name in (*STAGES, "output", "total", "latency")}
         self._times: deque = deque(maxlen=_WINDOW)
-        self._indices: deque = deque(maxlen=_WINDOW)  # the source's numbers of the frames processed
+        # (when read, the source's number) of the frames processed lately
+        self._read: deque = deque(maxlen=round(_RECENT_S * 120))
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -275,9 +277,9 @@ class Pipeline:
             now = time.perf_counter()
             self._frames += 1
             self._times.append(time.monotonic())
-            if self._indices and frame.index <= self._indices[-1]:  # a new source counts from 0 again
-                self._indices.clear()
-            self._indices.append(frame.index)
+            if self._read and frame.index <= self._read[-1][1]:  # a new source counts from 0 again
+                self._read.clear()
+            self._read.append((frame.timestamp, frame.index))
             for name, ms in result.ms.items():
                 self._ms[name].append(ms)
             self._ms["total"].append(sum(result.ms.values()))
@@ -304,14 +306,15 @@ class Pipeline:
         with self._lock:
             times = list(self._times)
             fps = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
-            indices = self._indices
-            span = indices[-1] - indices[0] + 1 if indices else 0  # the source's frames the window covers
+            recent = [index for read, index in self._read if read >= self._read[-1][0] - _RECENT_S] \
+                if self._read else []
+            span = recent[-1] - recent[0] + 1 if recent else 0  # the source's frames read meanwhile
             segmenter = self.processor.segmenter
             capture = self._capture
             return Stats(
                 frames=self._frames,
                 dropped=capture.dropped if capture else 0,
-                skipped=(span - len(indices)) / span if span > 1 else 0.0,
+                skipped=(span - len(recent)) / span if span > 1 else 0.0,
                 fps=fps,
                 ms_per_frame=_median(self._ms["total"]),
                 latency_ms=_median(self._ms["latency"]),

@@ -186,9 +186,9 @@ def test_skipped_frames_are_a_recent_share_not_a_count_since_the_start(models_in
         while len(taken) < slow_frames + 1 and time.monotonic() < deadline:
             time.sleep(0.02)
         outpaced = pipeline.stats
-        while len(taken) < slow_frames + 90 and time.monotonic() < deadline:
+        while len(taken) < slow_frames + 150 and time.monotonic() < deadline:  # 5 s: past the 3 s it covers
             time.sleep(0.05)
         caught_up = pipeline.stats
     assert outpaced.dropped > 0 and outpaced.skipped > 0.3  # most of the source's frames went by meanwhile
     assert caught_up.dropped >= outpaced.dropped  # since the start: it never falls
-    assert caught_up.skipped < outpaced.skipped / 2  # lately: the slow stretch has left the window
+    assert caught_up.skipped < outpaced.skipped / 2  # lately: the slow stretch is over 3 s ago
