@@ -266,7 +266,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         described = ", ".join(sink.describe() for sink in sinks) or "no output"
         width, height = pipeline.frame_size
         _say(args, f"segcam: {settings.source.name} ({width}x{height}) -> {settings.effect.name} -> {described}")
-        _say(args, f"segcam: model {pipeline.stats.model_reason}")
+        started = pipeline.stats
+        _say(args, f"segcam: model {_model_reason(args, started.model, started.model_reason)}")
         for note in (note for sink in sinks for note in sink.notes):
             _warn(f"segcam: {note}")
         try:
@@ -290,6 +291,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     _check_source_was_whole(pipeline, settings)
     _say(args, f"Done. {stats.frames} frames; " + _progress(stats))
     return 0
+
+
+def _model_reason(args: argparse.Namespace, running: str, reason: str) -> str:
+    """Why this model runs, in the command line's words: a --model other than auto was chosen here,
+    not in the settings (the processor cannot tell the two apart)."""
+    from segcam import model_choice
+
+    if getattr(args, "model", None) in (None, "", "auto"):
+        return reason
+    return model_choice.pinned(running, model_choice.ON_THE_COMMAND_LINE).reason
 
 
 def _expected_frames(pipeline, settings: Settings) -> int | None:
@@ -388,6 +399,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     settings = settings_from_args(args, base_settings(args))
     report = bench.run(settings, frames=args.frames, source=args.source, runtime=args.runtime)
+    report["model_reason"] = _model_reason(args, report["model"], report["model_reason"])
     print(bench.format_json(report) if args.json else bench.format_text(report))
     return 0
 

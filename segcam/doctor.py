@@ -471,6 +471,43 @@ def virtual_camera_checks(host: Host, configured_device: str | None = None) -> l
                         "use --output FILE.mp4 to process video files")]
 
 
+# -- the virtual camera's advice: one source for doctor, the command line and the app --------
+
+# the checks whose failure keeps the virtual camera from starting at all (exclusive_caps off
+# still starts it: meeting apps just do not list it)
+_BLOCKING = ("v4l2loopback", "Loopback device", "Device access", "Virtual camera")
+
+
+def virtual_camera_problem(host: Host | None = None) -> CheckResult | None:
+    """The first failed check that keeps the virtual camera from starting on this machine, with
+    doctor's fix for it; None when nothing does. Runs commands (modinfo, mokutil): call it off
+    a GUI thread."""
+    try:
+        checks = virtual_camera_checks(host or Host())
+    except Exception:  # noqa: BLE001 - a check that cannot run still leaves the plain advice
+        return CheckResult("Virtual camera", False, "could not be checked", _plain_fix((host or Host()).system))
+    return next((check for check in checks if not check.ok and check.fix and check.name in _BLOCKING), None)
+
+
+def _plain_fix(system: str) -> str:
+    if system == "Linux":
+        return f"install your distribution's v4l2loopback package, then {MODPROBE}"
+    if system in ("Windows", "Darwin"):
+        return "install OBS Studio and click its Start Virtual Camera button once"
+    return "use --output FILE.mp4 to process video files"
+
+
+def no_virtual_camera(reason: str = "", problem: CheckResult | None = None, host: Host | None = None) -> str:
+    """The one sentence the command line and the app say when the virtual camera cannot start:
+    what is missing on this machine and the fix `segcam doctor` gives for it (`problem`, or
+    found now); pyvirtualcam's own words (`reason`) when doctor finds nothing missing."""
+    problem = problem or virtual_camera_problem(host)
+    if problem is None:
+        said = f" (pyvirtualcam: {reason})" if reason else ""
+        return f"The virtual camera did not start, although segcam doctor finds its driver ready{said}."
+    return f"No virtual camera ({problem.name}: {problem.detail}): {problem.fix}."
+
+
 # -- model weights -------------------------------------------------------------------------
 
 def check_weights() -> list[CheckResult]:

@@ -6,6 +6,7 @@ import platform
 
 import cv2
 import numpy as np
+import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QImage
 
@@ -13,7 +14,6 @@ from segcam import cli, doctor
 from segcam import settings as settings_store
 from segcam.backgrounds import fill, load_image
 from segcam.settings import Settings
-from segcam.sinks import driver_fix
 from segcam.ui import resources
 from segcam.ui.app import create_window
 from segcam.ui.effects_bar import THUMB
@@ -21,7 +21,7 @@ from segcam.ui.help import ShortcutsDialog
 
 from app_helpers import WAIT_MS, fully_shown, open_window, our_threads, sent_result, vcam_backend, wait_for_frames
 from helpers import greyness, regions
-from recording_backend import MissingDriverBackend, RecordingBackend, registered
+from recording_backend import NO_DRIVER_MESSAGE, MissingDriverBackend, RecordingBackend, registered
 
 __all__ = ["open_window", "vcam_backend"]  # fixtures, used by name
 
@@ -118,17 +118,41 @@ def test_missing_driver_is_explained_and_the_app_goes_on(qtbot, models_installed
                                         vcam_backend=backend))
         qtbot.addWidget(window)
         window.show()
-        qtbot.waitUntil(lambda: window.vcam_panel.text().startswith("No virtual camera driver"), timeout=WAIT_MS)
-    # the very fix `segcam doctor` gives on this machine: on Linux, install the package, then load
-    # the module with the options segcam's setup uses
-    fixes = [check.fix for check in doctor.virtual_camera_checks(doctor.Host()) if not check.ok and check.fix]
-    assert window.vcam_panel.text() == f"No virtual camera driver: {fixes[0] if fixes else driver_fix()}."
-    if platform.system() == "Linux" and not doctor.module_loaded(doctor.Host()):
-        assert doctor.MODPROBE in window.vcam_panel.text() and "video_nr=10" in window.vcam_panel.text()
+        # the command line's very sentence: what this machine lacks and the fix `segcam doctor` gives
+        sentence = doctor.no_virtual_camera(NO_DRIVER_MESSAGE)
+        qtbot.waitUntil(lambda: window.vcam_panel.text() == sentence, timeout=WAIT_MS)
+        if platform.system() == "Linux" and not doctor.module_loaded(doctor.Host()):
+            assert doctor.MODPROBE in sentence and "video_nr=10" in sentence
+        assert not window.vcam_panel.switch.isChecked() and not window.vcam_action.isChecked()
+        assert window.settings.get("output") == "none"
+        assert NO_DRIVER_MESSAGE in window.vcam_panel.status.toolTip()  # pyvirtualcam's own words
+        wait_for_frames(qtbot, window)  # the preview keeps running
+        assert window.controller.running
+
+        # every try is answered where the user looks, though the answer is the same
+        window.vcam_panel.switch.click()
+        qtbot.waitUntil(lambda: window.vcam_panel.text().startswith("Tried 2 times"), timeout=WAIT_MS)
+        window.vcam_action.trigger()  # Ctrl+Shift+V, the menu, the tray
+        qtbot.waitUntil(lambda: window.vcam_panel.text().startswith("Tried 3 times"), timeout=WAIT_MS)
+        assert window.vcam_panel.text().endswith(sentence) and not window.vcam_panel.switch.isChecked()
+
+
+def test_first_start_without_a_driver_shows_the_switch_off_at_once(qtbot, hamilton_clip):
+    """The first start (no weights yet: the model dialog waits) on a machine without a virtual
+    camera driver: the switch says so at once instead of "Starts as soon as segcam has a picture"."""
+    problem = doctor.virtual_camera_problem()
+    if problem is None:
+        pytest.skip("this machine has a virtual camera driver")
+    window = create_window(Settings(source=str(hamilton_clip)))  # the defaults: output vcam, no backend named
+    qtbot.addWidget(window)
+    window.show()
+    sentence = doctor.no_virtual_camera(problem=problem)
+    qtbot.waitUntil(lambda: window.vcam_panel.text() == sentence, timeout=WAIT_MS)
+    assert not window.controller.running  # no picture yet: the weights are missing
+    assert not window.vcam_panel.switch.isChecked() and window.vcam_panel.status.property("state") == "error"
+    window.vcam_panel.switch.click()
+    qtbot.waitUntil(lambda: window.vcam_panel.text().startswith("Tried 2 times"), timeout=WAIT_MS)
     assert not window.vcam_panel.switch.isChecked()
-    assert window.settings.get("output") == "none"
-    wait_for_frames(qtbot, window)  # the preview keeps running
-    assert window.controller.running
 
 
 # -- backgrounds -----------------------------------------------------------------------------
