@@ -107,7 +107,7 @@ class Session:
         self._resize_queued = False
         self._wanted: Settings | None = None
         self._apply_queued = False
-        self._stats_at = 0.0  # when stats were last reported
+        self._stats_at = float("-inf")  # when stats were last reported (never: the first frame reports)
         self._guard_told: str | None = None  # the guard's hold as last reported
         self._closed = False
         self._jobs: queue.Queue = queue.Queue()
