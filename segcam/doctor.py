@@ -40,7 +40,7 @@ class CheckResult:
     name: str
     ok: bool
     detail: str
-    fix: str = ""  # what to do, for this platform; empty when ok
+    fix: str = ""  # what to do, for this platform; for a check that passes, a tip (or empty)
 
 
 def _default_run(argv: Sequence[str]) -> str | None:
@@ -222,7 +222,19 @@ def check_torch(facts: TorchFacts, nvidia_gpu: bool = False) -> CheckResult:
             fix = ("this machine has an NVIDIA GPU: install a CUDA build of torch (pytorch.org's install "
                    "selector gives the pip command for your OS and driver)")
         return CheckResult("torch", False, detail, fix)
+    if facts.cuda_build and not nvidia_gpu:
+        # it works, on the CPU; but the CUDA libraries it brought are dead weight here
+        return CheckResult("torch", True, detail, CPU_TORCH_TIP)
     return CheckResult("torch", True, detail)
+
+
+# measured for the README: a venv with the default (CUDA) torch 6.0 GB, with the CPU build 1.5 GB.
+# pip keeps an installed torch (and the NVIDIA libraries beside it), so the way is a new venv.
+CPU_TORCH_TIP = ("without an NVIDIA GPU this CUDA build's libraries are of no use: the CPU build saves about "
+                 "4.5 GB. pip keeps an installed torch, so make a new venv: delete this one and run "
+                 "`sh packaging/install.sh` (it takes the CPU build where there is no NVIDIA driver), or in the new "
+                 "venv run `pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu` "
+                 "before installing segcam")
 
 
 # -- cameras -------------------------------------------------------------------------------
@@ -647,8 +659,8 @@ def format_text(results: list[CheckResult], marks: tuple[str, str] = ("âœ”", "âœ
     lines = [f"segcam doctor: segcam {__version__}, {platform.system()} {platform.release()} ({platform.machine()})"]
     for r in results:
         lines.append(f"{good if r.ok else bad} {r.name:<{width}}  {r.detail}")
-        if not r.ok and r.fix:
-            lines.append(f"  {' ' * width}  fix: {r.fix}")
+        if r.fix:
+            lines.append(f"  {' ' * width}  {'tip' if r.ok else 'fix'}: {r.fix}")
     failed = sum(not r.ok for r in results)
     lines.append("All checks passed." if not failed else f"{failed} of {len(results)} checks failed.")
     return "\n".join(lines)

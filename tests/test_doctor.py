@@ -360,6 +360,20 @@ def test_cuda_torch_with_a_driver_too_old():
     assert not result.ok and "supports CUDA 13.0" in result.fix
 
 
+def test_cuda_torch_on_a_machine_without_an_nvidia_gpu_says_what_the_cpu_build_saves():
+    # issue 16: "✔ torch 2.14.1+cu130 (CUDA 13.0 build); no GPU usable" and nothing more, in a 6.1 GB venv
+    facts = TorchFacts(version="2.14.1+cu130", cuda_build="13.0")
+    result = doctor.check_torch(facts, nvidia_gpu=False)
+    assert result.ok and result.detail == "2.14.1+cu130 (CUDA 13.0 build); no GPU usable; segcam will use ONNX " \
+        "Runtime on the CPU"
+    assert "the CPU build saves about 4.5 GB" in result.fix
+    assert "pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu" in result.fix
+    assert "packaging/install.sh" in result.fix
+    text = doctor.format_text([result])
+    assert f"tip: {result.fix}" in text and "All checks passed." in text
+    assert not doctor.check_torch(TorchFacts(version="2.13.0+cpu"), nvidia_gpu=False).fix  # nothing to save
+
+
 def test_cuda_gpu_in_use():
     facts = TorchFacts(version="2.14.1+cu130", cuda_build="13.0", cuda_available=True,
                        gpu_name="NVIDIA RTX 4070", device="cuda")
