@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import threading
 
 import cv2
 import numpy as np
@@ -59,3 +60,15 @@ def data_dir(path):
             del os.environ["SEGCAM_DATA_DIR"]
         else:
             os.environ["SEGCAM_DATA_DIR"] = old
+
+
+def next_line(stream, timeout: float) -> str:
+    """The next line of a child's pipe, or the test fails after `timeout` seconds without one
+    (a bare readline waits forever on a child that hangs before it writes)."""
+    line = []
+    reader = threading.Thread(target=lambda: line.append(stream.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    if not line:
+        raise AssertionError(f"no line from the child within {timeout:.0f} s")
+    return line[0]

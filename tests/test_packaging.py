@@ -240,6 +240,7 @@ def frame_count(path: Path) -> int:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not SLOW, reason="builds the whole app (minutes, 1-5 GB): set SEGCAM_SLOW_TESTS=1")
+@pytest.mark.timeout(4800)  # the build may take its hour, then the app runs
 def test_pyinstaller_app_builds_and_runs(tmp_path, models_installed, carphone_clip):
     # the build may use another venv (one with a CPU-only torch makes a far smaller app)
     python = os.environ.get("SEGCAM_BUILD_PYTHON", sys.executable)
