@@ -191,7 +191,7 @@ def test_pyinstaller_spec_asks_for_the_app_it_must_build():
 
     import segcam.effects
     import segcam.models
-    from segcam.models import registry
+    from segcam.models import families
 
     steps = {}
 
@@ -210,7 +210,7 @@ def test_pyinstaller_spec_asks_for_the_app_it_must_build():
     # every module of the two packages that register themselves by name
     by_name = {m.name for package in (segcam.effects, segcam.models)
                for m in pkgutil.walk_packages(package.__path__, package.__name__ + ".")}
-    assert by_name >= {"segcam.effects.blur", *registry._FAMILIES}
+    assert by_name >= {"segcam.effects.blur", *families.MODULES}
     assert by_name - set(analysis["hiddenimports"]) == set()
     # the metadata `segcam doctor` reads, and the app's pictures where segcam.ui.resources looks
     destinations = {dest for _, dest in analysis["datas"]}
@@ -230,10 +230,10 @@ def test_the_bundle_takes_every_module_that_is_imported_by_name():
     see those imports, so the spec must collect their packages."""
     import re
 
-    from segcam.models import registry
+    from segcam.models import families
 
     collected = re.findall(r'collect_submodules\("([\w.]+)"\)', (REPO / "packaging/pyinstaller/segcam.spec").read_text())
-    by_name = ["segcam.effects.blur", *registry._FAMILIES]
+    by_name = ["segcam.effects.blur", *families.MODULES]
     assert [m for m in by_name if not any(m.startswith(package + ".") for package in collected)] == []
 
 
