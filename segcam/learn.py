@@ -371,6 +371,10 @@ class Learner:
         """Stop the worker: a round in progress is dropped; what was kept stays whole."""
         self._stop.set()
         self._go.set()
+        if hasattr(self._inbox, "cancel_join_thread"):
+            # a frame may wait in the pipe to a worker that reads no more: this process must not
+            # wait for it at exit
+            self._inbox.cancel_join_thread()
         self._worker.join(timeout)
         if self._worker.is_alive() and hasattr(self._worker, "terminate"):
             self._worker.terminate()  # it writes files only by rename: nothing is left half-written
@@ -386,6 +390,8 @@ class Learner:
             return f"Learning stopped: {p.error}"
         minutes = (time.monotonic() - self.started) / 60
         took = f"{minutes:.0f} min" if minutes >= 1 else f"{minutes * 60:.0f} s"
+        if p.state == "paused":
+            return f"Learning your room: {took}; waiting while the call needs the computer"
         if p.stock_iou is None or p.live_iou is None:
             return f"Learning your room: {took}; {p.labelled} frames labelled by RVM"
         return f"Learning your room: {took}; agreement with RVM {p.stock_iou:.2f} -> {p.live_iou:.2f}"

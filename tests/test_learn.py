@@ -39,7 +39,7 @@ def _processor(clip, **changes) -> FrameProcessor:
     return processor
 
 
-def test_short_learning_run_agrees_better_with_rvm_and_keeps_only_weights(own_rvm_models, carphone_clip):
+def test_short_learning_run_agrees_better_with_rvm_and_keeps_only_weights(own_rvm_models, carphone_clip, capsys):
     frames = video_frames(carphone_clip)
     processor = _processor(carphone_clip)
     assert learn.why_not(processor) is None
@@ -69,6 +69,9 @@ def test_short_learning_run_agrees_better_with_rvm_and_keeps_only_weights(own_rv
     assert info.provenance["calibration"]["learned"] and info.provenance["calibration"]["frame_size"] == [176, 144]
     assert "not kept" in info.provenance["data"][0]
     assert calibrated.calibrated_for(str(carphone_clip), 176, 144) == "talking"  # auto runs it there
+    assert main(["models", "list"]) == 0
+    listed = [line for line in capsys.readouterr().out.splitlines() if line.startswith("talking ")]
+    assert listed and "learned while segcam ran" in listed[0]
 
     # the swapped-in weights run in the live path and agree with RVM better than stock does
     teacher = FrameProcessor(Settings(model="rvm", quality="best", effect="none", output="none"))
@@ -76,6 +79,7 @@ def test_short_learning_run_agrees_better_with_rvm_and_keeps_only_weights(own_rv
     assert processor.use_weights(swap.runner, swap.live, swap.to)
     tuned = evaluate_agreement(processor, teacher, frames[::4]).mean_iou
     assert tuned > stock, (stock, tuned)
+    assert main(["models", "remove", "talking"]) == 0 and not calibrated.path_for("talking").exists()
 
 
 def test_a_learner_that_fails_leaves_the_call_running(own_rvm_models, carphone_clip):
