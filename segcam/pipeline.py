@@ -281,8 +281,9 @@ class Pipeline:
 
         with self._lock:
             learner, self.learner = self.learner, None
-            if learner is not None:
-                learner.stop()  # before the files go: it must not keep them again
+        if learner is not None:
+            learner.stop()  # before the files go, it must not keep them again; the frames go on meanwhile
+        with self._lock:
             lines = learn.forget(self.settings.source.name)
             self.processor.forget_network()
             if self._capture is not None and self.frame_size is not None:
