@@ -9,8 +9,8 @@ composite's colour error in the band against the true composite, IoU at 0.5; med
 over the cut-outs, before (--no-edge-refine) and after.
 
 Cost: the singer of the Hamilton clip at 1280x720 through two FrameProcessors (blur effect,
-guard off; edge refinement off and on), fed the same frame in turn, frame after frame
-(tools.feature_costs.alternate): medians of the whole frame and of its refine stage.
+guard off; edge refinement off and on), fed the same frame in turn, frame after frame:
+medians of the whole frame (wall and CPU time) and of its refine stage.
 """
 
 from __future__ import annotations
@@ -49,20 +49,32 @@ def quality(model: str, count: int) -> None:
 
 
 def cost(rounds: int, frames_count: int) -> None:
-    from tools.feature_costs import alternate, singer_frames
+    import time
+
+    from tools.feature_costs import singer_frames
 
     size = (1280, 720)
     frames = singer_frames(size, frames_count)
     pair = {refine: FrameProcessor(Settings(effect="blur", guard=False, edge_refine=refine, width=size[0],
                                             height=size[1], model="mediapipe-landscape"), choose_by_speed=False)
             for refine in (False, True)}
-    timed = alternate(pair, frames, rounds, keep=lambda result: result.ms["refine"])
-    (base, base_refine), (ms, refine_ms) = (
-        (statistics.median(t for t, _ in timed[key]), statistics.median(r for _, r in timed[key]))
-        for key in (False, True))
-    print(f"1280x720, mediapipe-landscape + blur, {rounds} rounds of {len(frames)} frames alternated: frame "
-          f"{base:.2f} -> {ms:.2f} ms ({ms / base:.2f}x, {ms - base:+.2f} ms); refine stage {base_refine:.2f} -> "
-          f"{refine_ms:.2f} ms ({refine_ms - base_refine:+.2f} ms)")
+    for processor in pair.values():  # warm-up: caches, the first frames' costs
+        for frame in frames[:10]:
+            processor.process(frame)
+    # wall time, and the CPU time of the whole process (steadier than wall time on a busy machine)
+    timed: dict[bool, dict[str, list[float]]] = {refine: {"wall": [], "cpu": [], "refine": []} for refine in pair}
+    for _ in range(rounds):
+        for frame in frames:
+            for refine, processor in pair.items():
+                wall, cpu = time.perf_counter(), time.process_time()
+                result = processor.process(frame)
+                timed[refine]["cpu"].append((time.process_time() - cpu) * 1e3)
+                timed[refine]["wall"].append((time.perf_counter() - wall) * 1e3)
+                timed[refine]["refine"].append(result.ms["refine"])
+    print(f"1280x720, mediapipe-landscape + blur, {rounds} rounds of {len(frames)} frames alternated, medians:")
+    for key, what in (("wall", "frame, wall"), ("cpu", "frame, CPU time"), ("refine", "refine stage, wall")):
+        before, after = (statistics.median(timed[refine][key]) for refine in (False, True))
+        print(f"  {what:20s} {before:6.2f} -> {after:6.2f} ms ({after / before:.2f}x, {after - before:+.2f} ms)")
     for processor in pair.values():
         processor.close()
 

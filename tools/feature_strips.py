@@ -12,8 +12,8 @@ state is real; rows of frames, each row under a banner saying what it shows:
 - framing: keep me centred, on the wide shot and on the close shot;
 - lens: the soft and the lens blur at full strength, and a detail of the candles behind;
 - low-light: the clip darkened to a third, with and without brightening;
-- edges: the singer at frame 10 on the green background and on a picture, MediaPipe's mask
-  lifted plainly (before) and along the frame's edges (edge refinement, the default), and RVM.
+- edges: the singer at frame 10 on the green background, MediaPipe's mask lifted plainly
+  (before) and along the frame's edges (edge refinement, the default), and RVM's.
 """
 
 from __future__ import annotations
@@ -162,22 +162,18 @@ def low_light_strip(clip: list[np.ndarray]) -> np.ndarray:
     ])
 
 
-def edges_strip(clip: list[np.ndarray], bookshelf: str) -> np.ndarray:
+def edges_strip(clip: list[np.ndarray]) -> np.ndarray:
     index = 10  # the wide shot: a dark suit against a dark stage
     frames = clip[:index + 1]
     crop = (slice(20, 360), slice(380, 640))  # the singer
-    tile = (390, 510)  # one and a half times the size
-    rows = []
-    for title, settings in (("On the green background (--effect solid)", dict(effect="solid")),
-                            ("On a picture (--effect image)", dict(effect="image", background=bookshelf))):
-        shown = [(clip[index][crop], "the camera")]
-        for label, model, refine in (("MediaPipe, before", "mediapipe-landscape", False),
-                                     ("MediaPipe, edge refinement", "mediapipe-landscape", True),
-                                     ("RVM, edge refinement", "rvm", True)):
-            result = _results(frames, model=model, guard=False, edge_refine=refine, **settings)[index]
-            shown.append((result.output[crop], label))
-        rows.append((f"{title}: the Hamilton clip, frame 10, at 1.5 times the size", shown))
-    return _strip(rows, tile)
+    shown = [(clip[index][crop], "the camera")]
+    for label, model, refine in (("MediaPipe, before", "mediapipe-landscape", False),
+                                 ("MediaPipe, edge refinement", "mediapipe-landscape", True),
+                                 ("RVM, edge refinement", "rvm", True)):
+        result = _results(frames, model=model, effect="solid", guard=False, edge_refine=refine)[index]
+        shown.append((result.output[crop], label))
+    return _strip([("On the green background (--effect solid): the Hamilton clip, frame 10, at 1.5 times the size",
+                    shown)], (390, 510))
 
 
 def render_features(outdir: Path, shared: Path, bookshelf: str, strips=STRIPS) -> list[Path]:
@@ -186,7 +182,7 @@ def render_features(outdir: Path, shared: Path, bookshelf: str, strips=STRIPS) -
     cutout = cv2.imread(str(shared / "data" / "cutouts" / "rgba" / "1_10.png"), cv2.IMREAD_UNCHANGED)
     makers = {"guard": lambda: guard_strip(clip, bookshelf), "only-me": lambda: only_me_strip(clip, bookshelf, cutout),
               "framing": lambda: framing_strip(clip), "lens": lambda: lens_strip(clip),
-              "low-light": lambda: low_light_strip(clip), "edges": lambda: edges_strip(clip, bookshelf)}
+              "low-light": lambda: low_light_strip(clip), "edges": lambda: edges_strip(clip)}
     written = []
     for name in strips:
         path = outdir / f"feature-{name}.jpg"
