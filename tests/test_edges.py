@@ -99,6 +99,16 @@ def test_the_lift_works_at_720p_and_at_sizes_smaller_than_its_working_size():
         assert lifted[height // 2, width // 2 + 16:].max() < 0.02
 
 
+def test_filtering_only_around_the_outline_gives_what_filtering_everything_gives():
+    rng = np.random.default_rng(1)
+    for width, height in ((1280, 720), (640, 480), (500, 300), (176, 144)):
+        frame = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)  # texture everywhere
+        soft = cv2.GaussianBlur(disc((144, 256), 30), (0, 0), 2)
+        for alpha in (soft, (soft > 0.5).astype(np.float32), np.zeros_like(soft), np.ones_like(soft)):
+            cropped, whole = edges.lift(alpha, frame), edges.lift(alpha, frame, crop=False)
+            assert np.abs(cropped - whole).max() < 1e-5, (width, height)
+
+
 def test_edge_refinement_is_a_mask_setting_on_by_default_and_off_lifts_as_before():
     assert Settings().mask.edge_refine is True
     frame, mask = edge_scene()
