@@ -26,13 +26,13 @@ from typing import Callable
 import numpy as np
 import pyvirtualcam
 
-from segcam import video_file
+from segcam import vcam, video_file
 from segcam.errors import OutputError, VirtualCameraError
 from segcam.imageops import letterbox
 
-# pyvirtualcam's built-in backends, for the message about an unknown one (pyvirtualcam does not
-# export the names it knows)
-KNOWN_BACKENDS = "v4l2loopback (Linux), obs (Windows, macOS), unitycapture (Windows)"
+# pyvirtualcam's built-in backends and ours, for the message about an unknown one (pyvirtualcam
+# does not export the names it knows)
+KNOWN_BACKENDS = "v4l2loopback (Linux), pipewire (Linux), obs (Windows, macOS), unitycapture (Windows)"
 
 LINUX_FIX = "sudo modprobe v4l2loopback exclusive_caps=1 card_label=segcam"
 
@@ -48,7 +48,8 @@ def driver_fix() -> str:
     system = platform.system()
     if system == "Linux":
         return (f"load the v4l2loopback driver with `{LINUX_FIX}` "
-                "(Chrome and Zoom only list the camera with exclusive_caps=1)")
+                "(Chrome and Zoom only list the camera with exclusive_caps=1), or run a PipeWire desktop "
+                "and choose the pipewire backend (browsers only)")
     if system in ("Windows", "Darwin"):
         return "install OBS Studio and click its Start Virtual Camera button once"
     return f"pyvirtualcam has no virtual camera driver for {system or 'this system'}"
@@ -106,12 +107,15 @@ def build(output, width: int, height: int, fps: float, *, pace: bool = False, ov
 
 
 class VirtualCameraSink(Sink):
-    """Frames to a virtual camera that meeting apps list like a webcam."""
+    """Frames to a virtual camera that meeting apps list like a webcam. With no backend named, Linux
+    takes v4l2loopback where it is loaded and PipeWire where it is not (vcam.system.choose_backend)."""
 
     def __init__(self, width: int, height: int, fps: float, backend: str | None = None,
                  device: str | None = None, pace: bool = False):
         self.width, self.height, self.fps = width, height, fps
         self.pace = pace
+        backend = vcam.system.choose_backend(backend)
+        self.backend = backend
         try:
             self._camera = _Camera(width, height, fps, fmt=pyvirtualcam.PixelFormat.BGR, backend=backend,
                                    device=device)
@@ -120,12 +124,19 @@ class VirtualCameraSink(Sink):
                                      f"{KNOWN_BACKENDS}.", setting="vcam_backend") from None
         except RuntimeError as exc:
             reason = "; ".join(line for line in str(exc).splitlines() if line.strip())
+            if backend == "pipewire":  # our backend's reason is one sentence with its fix
+                reason = reason.removeprefix("'pipewire' backend: ")
+                raise VirtualCameraError(f"Cannot start the PipeWire camera: {reason}.", setting="vcam_backend") from exc
             raise VirtualCameraError(
                 f"Cannot start the virtual camera: {driver_fix()}, then try again (pyvirtualcam: {reason})") from exc
         self.device: str = self._camera.device
+        self.backend = self._camera.backend
+        # which apps see it: only a PipeWire camera needs saying (v4l2loopback's is every app's)
+        self.notes = [f"{vcam.system.who_sees(self.backend)}."] if self.backend == "pipewire" else []
 
     def describe(self) -> str:
-        return f"Sending to {self.device} as {self.width}x{self.height} @{self.fps:g}"
+        where = f"the PipeWire camera {self.device!r}" if self.backend == "pipewire" else self.device
+        return f"Sending to {where} as {self.width}x{self.height} @{self.fps:g}"
 
     @property
     def frames_sent(self) -> int:

@@ -1,0 +1,7 @@
+"""Virtual camera backends of segcam's own, each a pyvirtualcam backend beside pyvirtualcam's
+(v4l2loopback, OBS, Unity Capture): importing this package registers them, so a sink names them
+like any other. `system` says which one this machine can offer."""
+
+from segcam.vcam import pipewire
+
+pipewire.register()
