@@ -8,7 +8,6 @@ Without the Debian packages the tests skip with the reason; under CI=true they f
 from __future__ import annotations
 
 import logging
-import os
 import subprocess
 import threading
 import time
@@ -21,36 +20,9 @@ import pytest
 from segcam import sinks
 from segcam.errors import VirtualCameraError
 from segcam.vcam import pipewire, system
-from tools.pipewire_desk import DEBIAN_PACKAGES, PipeWireDesk, missing_programs
+from pipewire_fixtures import desk, module_desk, need_pipewire  # noqa: F401 - fixtures
 
 WIDTH, HEIGHT = 320, 180
-
-
-def need_pipewire() -> None:
-    missing = missing_programs()
-    if missing:
-        reason = f"needs {', '.join(missing)} (Debian: apt install {DEBIAN_PACKAGES})"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason + "; .ci/run installs them")
-        pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def module_desk(tmp_path_factory):
-    need_pipewire()
-    with PipeWireDesk(tmp_path_factory.mktemp("desk")) as started:
-        yield started
-
-
-@pytest.fixture
-def desk(module_desk, monkeypatch):
-    """The desk's daemon is the one this test's PipeWire camera finds."""
-    for name in ("XDG_RUNTIME_DIR", "DBUS_SESSION_BUS_ADDRESS"):
-        monkeypatch.setenv(name, module_desk.env[name])
-    monkeypatch.delenv("PIPEWIRE_REMOTE", raising=False)
-    if not system.pipewire_answers():  # a test before this one took the daemon away
-        module_desk.start_pipewire()
-    return module_desk
 
 
 class Consumer:
@@ -217,6 +189,6 @@ def test_install_line_per_distribution():
 def test_the_child_pipeline_converts_once_and_names_the_node():
     command = pipewire.gst_command(1280, 720, 29.97, "bgr", "segcam")
     assert command.count("videoconvert") == 1 and "drop-allocation=true" in command
-    assert "framerate=2997/100" in command and f"blocksize={1280 * 720 * 3}" in command
+    assert "framerate=30/1" in command  # a whole number, which Chromium plays and f"blocksize={1280 * 720 * 3}" in command
     props = next(arg for arg in command if arg.startswith("stream-properties="))
     assert "media.role=Camera" in props and "media.class=Video/Source" in props and "node.name=segcam" in props

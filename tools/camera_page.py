@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import http.server
 import json
+import os
 import queue
 import shutil
+import signal
 import subprocess
 import threading
 from pathlib import Path
@@ -52,14 +54,23 @@ pre{white-space:pre-wrap}</style></head>
 <script>
 const params = new URLSearchParams(location.search);
 const mode = params.get("mode") || "pixels", wanted = params.get("label") || "segcam";
-const log = (text) => { document.getElementById("log").textContent = text; };
+const log = (text) => { document.getElementById("log").textContent = text; console.log("segcam-page: " + text); };
 const post = (body) => fetch("/result", {method: "POST", body: JSON.stringify(body)});
 const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
 
 async function findCamera() {
-  // labels are empty until a camera was granted once; the PipeWire list fills in asynchronously
-  const first = await navigator.mediaDevices.getUserMedia({video: true});
-  first.getTracks().forEach((track) => track.stop());
+  // labels are empty until a camera was granted once, and the browser's PipeWire camera list
+  // fills in asynchronously: until it has, getUserMedia finds no camera at all
+  for (let i = 0; ; i++) {
+    try {
+      const first = await navigator.mediaDevices.getUserMedia({video: true});
+      first.getTracks().forEach((track) => track.stop());
+      break;
+    } catch (error) {
+      if (error.name !== "NotFoundError" || i >= 100) throw error;
+      await sleep(100);
+    }
+  }
   let cameras = [];
   for (let i = 0; i < 100; i++) {
     cameras = (await navigator.mediaDevices.enumerateDevices()).filter((d) => d.kind === "videoinput");
@@ -71,9 +82,12 @@ async function findCamera() {
 }
 
 async function play(camera) {
+  log("opening " + camera.label);
   const video = document.getElementById("video");
   video.srcObject = await navigator.mediaDevices.getUserMedia({video: {deviceId: {exact: camera.deviceId}}});
+  log("playing");
   await video.play();
+  log("waiting for the first frame");
   while (video.videoWidth <= 2) await sleep(50);
   return video;
 }
@@ -196,24 +210,21 @@ def browser_command(browser: str, url: str, profile: Path, extra: tuple[str, ...
     return [browsers()["firefox"], "--headless", "--no-remote", "--profile", str(profile), *extra, url]
 
 
-def open_page(browser: str, url: str, profile: Path, env: dict, server: PageServer, timeout: float,
-              log: Path) -> dict:
-    """Run the browser on the page until it posts its result (or `timeout` s pass) and return it."""
+def start_browser(browser: str, url: str, profile: Path, env: dict, log: Path, extra: tuple[str, ...] = ()) -> subprocess.Popen:
+    """A headless browser on `url`, in a process group of its own (end it with end_browser)."""
     with open(log, "wb") as out:
-        process = subprocess.Popen(browser_command(browser, url, profile), env=env, stdout=out,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            return server.results.get(timeout=timeout)
-        except queue.Empty:
-            return {"error": f"{browser} posted nothing within {timeout:g} s (its output: {log})"}
-        finally:
-            end_browser(process)
+        return subprocess.Popen(browser_command(browser, url, profile, extra), env=env, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def result(server: PageServer, timeout: float, what: str) -> dict:
+    try:
+        return server.results.get(timeout=timeout)
+    except queue.Empty:
+        return {"error": f"{what} posted nothing within {timeout:g} s"}
 
 
 def end_browser(process: subprocess.Popen) -> None:
-    import os
-    import signal
-
     try:
         os.killpg(process.pid, signal.SIGTERM)  # the browser's helper processes too
     except ProcessLookupError:

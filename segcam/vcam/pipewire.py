@@ -23,7 +23,6 @@ import logging
 import subprocess
 import threading
 import time
-from fractions import Fraction
 
 import numpy as np
 from pyvirtualcam.util import decode_fourcc, encode_fourcc
@@ -42,12 +41,14 @@ RAW_FORMATS = {"24BG": "bgr", "raw ": "rgb", "ABGR": "rgba", "J400": "gray8", "I
 
 def gst_command(width: int, height: int, fps: float, raw_format: str, node: str) -> list[str]:
     """The child's command line (gst-launch parses each argument as one piece of the pipeline)."""
-    rate = Fraction(fps).limit_denominator(1001) if fps > 0 else Fraction(30)
+    # a whole number: Chromium 156 plays nothing from a camera that offers 2997/100 (a clip's
+    # 29.97); the rate is only a hint anyway, since frames go out as they come (sync=false)
+    rate = max(1, round(fps)) if fps > 0 else 30
     props = (f"props,media.class=Video/Source,media.role=Camera,node.name={node},node.description={node},"
              "media.name=segcam")
     return [system.GST_LAUNCH, "-q", "fdsrc", "fd=0", f"blocksize={frame_bytes(width, height, raw_format)}", "!",
             "rawvideoparse", f"format={raw_format}", f"width={width}", f"height={height}",
-            f"framerate={rate.numerator}/{rate.denominator}", "!",
+            f"framerate={rate}/1", "!",
             "videoconvert", "!", "video/x-raw,format=YUY2", "!",
             "identity", "drop-allocation=true", "!",
             # sync=false: a frame goes out as soon as it is made, not when the clock says

@@ -1,0 +1,125 @@
+"""End to end: `segcam run ... --output vcam --vcam-backend pipewire` on the singer's clip with a
+solid green room, and real headless browsers (Debian's Chromium and Firefox ESR, with their
+PipeWire camera switches on) that find the camera labelled "segcam" through the desktop portal,
+play it and read its pixels: the room is green, the person is not.
+
+The page reports back to its own little server (tools.camera_page): no WebDriver. Without the
+packages these tests skip with the reason; under CI=true they fail (.ci/run installs them)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from pipewire_fixtures import module_desk  # noqa: F401 - a fixture
+
+from tools import camera_page
+
+GREEN = (0, 177, 64)  # RGB, as --color 0,177,64 asks
+
+
+def need_browser(name: str) -> None:
+    if camera_page.browsers()[name] is None:
+        reason = f"needs {name} (Debian: apt install {'chromium' if name == 'chromium' else 'firefox-esr'})"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason + "; .ci/run installs it")
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def green_room(module_desk, weights_dir, hamilton_clip, tmp_path_factory):
+    """segcam sending the singer with a green room to its PipeWire camera, for the module's tests."""
+    env = {**module_desk.env, "SEGCAM_DATA_DIR": str(weights_dir),
+           "SEGCAM_CONFIG_DIR": str(tmp_path_factory.mktemp("config"))}
+    command = [sys.executable, "-m", "segcam", "run", "--source", str(hamilton_clip), "--loop",
+               "--effect", "solid", "--color", ",".join(map(str, GREEN)), "--output", "vcam",
+               "--vcam-backend", "pipewire", "--no-guard"]  # the guard's blurred frames are not the room
+    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    line = process.stderr.readline()  # the start line, printed once frames flow
+    assert "segcam:" in line and "PipeWire camera 'segcam'" in line, line + process.stderr.read()
+    yield process
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=30)
+
+
+@pytest.fixture
+def page(module_desk):
+    server = camera_page.PageServer()
+    yield server
+    server.close()
+
+
+def green(rgb: np.ndarray) -> np.ndarray:
+    return np.abs(rgb.astype(int) - GREEN).max(axis=-1) <= 30
+
+
+def look(browser: str, module_desk, page, tmp_path, keep_open: bool = False):
+    """The page's report from `browser`, and the browser (still running when keep_open)."""
+    need_browser(browser)
+    process = camera_page.start_browser(browser, page.url(mode="pixels", label="segcam"), tmp_path / "profile",
+                                        module_desk.env, tmp_path / f"{browser}.log")
+    try:
+        report = camera_page.result(page, 60, browser)
+    finally:
+        if not keep_open:
+            camera_page.end_browser(process)
+    assert "error" not in report, f"{report} (browser log: {(tmp_path / f'{browser}.log').read_text()[-2000:]})"
+    return report, process
+
+
+def check_picture(browser: str, report: dict) -> None:
+    picture = np.array(report["rgb"], np.uint8).reshape(report["height"], report["width"], 3)
+    room = green(picture)
+    # the person: the largest region that is not green (the clip cuts between shots, so where he
+    # stands changes; that he is one whole region does not)
+    count, labels, areas, _ = cv2.connectedComponentsWithStats((~room).astype(np.uint8), connectivity=8)
+    person = areas[1:, cv2.CC_STAT_AREA].max() if count > 1 else 0
+    # the CI log's line: which browser, which camera, what it read
+    print(f"\n{browser}: camera {report['label']!r} at {report['size'][0]}x{report['size'][1]}; "
+          f"{room.mean():.0%} of the picture is the green room (corner pixel {picture[0, 0].tolist()}), "
+          f"the person is a region of {person / room.size:.0%} with no green")
+    assert report["label"] == "segcam" and report["size"] == [640, 360]
+    assert 0.3 < room.mean() < 0.95, "the room is not green, or nothing but green arrives"
+    assert person > 0.8 * (~room).sum() and person / room.size > 0.05, "what is not green is not one person"
+
+
+def test_chromium_sees_the_green_room_and_the_person(green_room, module_desk, page, tmp_path):
+    report, _ = look("chromium", module_desk, page, tmp_path)
+    check_picture("Chromium", report)
+
+
+def test_firefox_sees_the_green_room_and_the_person(green_room, module_desk, page, tmp_path):
+    report, _ = look("firefox", module_desk, page, tmp_path)
+    check_picture("Firefox ESR", report)
+
+
+def test_segcam_stops_while_a_browser_holds_the_camera(green_room, module_desk, page, tmp_path):
+    """Ctrl-C with the camera open in a browser: segcam ends, its GStreamer child with it."""
+    children = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _parent(p) == green_room.pid]
+    assert children, "segcam runs no GStreamer child"
+    _, browser = look("chromium", module_desk, page, tmp_path, keep_open=True)
+    try:
+        green_room.send_signal(signal.SIGINT)
+        err = green_room.communicate(timeout=30)[1]
+        assert green_room.returncode == 0 and "Stopped." in err and "Traceback" not in err, err
+        time.sleep(0.5)  # an orphan would be reparented, a zombie would stay listed
+        assert not [pid for pid in children if Path(f"/proc/{pid}").exists()]
+    finally:
+        camera_page.end_browser(browser)
+
+
+def _parent(proc: Path) -> int | None:
+    try:
+        return int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
