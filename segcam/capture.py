@@ -2,7 +2,8 @@
 
 The consumer always gets the newest frame not yet handed out (one slot, never a queue), so a
 slow segmenter never makes a camera lag behind. Files processed offline instead go in
-lock-step, so every frame reaches the output.
+lock-step, so every frame reaches the output; a file read `realtime` comes at its own frame
+rate as a camera would, and the frames the consumer cannot take in time are dropped and counted.
 """
 
 from __future__ import annotations
@@ -157,7 +158,11 @@ class CaptureThread:
         loop: bool = False,
         realtime: bool | None = None,
         opener: Callable[[Source], object] = open_source,
+        held: bool = False,
     ):
+        """`held`: a file's frames after the first wait for play(), so a file read in realtime
+        starts its clock when the consumer is ready (a network takes seconds to load), not
+        when it was opened. A camera never waits: it delivers whether anyone looks or not."""
         self.camera = camera_index(source)
         self.source = self.camera if self.camera is not None else os.fspath(source)
         self.kind = "camera" if self.camera is not None else _file_kind(self.source)
@@ -168,8 +173,8 @@ class CaptureThread:
         self._open = opener
 
         self.status = "stopped"
-        self.frames_read = 0
-        self.dropped = 0
+        self.frames_read = 0  # frames handed out plus frames dropped
+        self.dropped = 0  # frames replaced by a newer one before the consumer took them
         self.reconnects = 0
         self.size: tuple[int, int] | None = None  # (width, height) actually delivered
         self.source_fps = fps  # a video's own rate once opened
@@ -181,6 +186,9 @@ class CaptureThread:
         self._latest: Frame | None = None
         self._cond = threading.Condition()
         self._stopping = threading.Event()
+        self._playing = threading.Event()
+        if not held:
+            self._playing.set()
         self._thread: threading.Thread | None = None
         self._next_due = 0.0
         self._frames_at_rewind = -1
@@ -211,6 +219,10 @@ class CaptureThread:
             self._cond.notify_all()  # a lock-step reader waits for the slot to empty
             return frame
 
+    def play(self) -> None:
+        """Let a `held` file go on past its first frame."""
+        self._playing.set()
+
     @property
     def ended(self) -> bool:
         """True once a file has finished and its last frame has been handed out."""
@@ -218,8 +230,11 @@ class CaptureThread:
             return self.status == "ended" and self._latest is None
 
     def stop(self) -> None:
+        """Stop reading. A frame read but not yet handed out is given back: `frames_read` then
+        counts the frames handed out plus those dropped, and nothing else."""
         with self._cond:
             self._stopping.set()
+            self._playing.set()  # a held reader wakes to see it is stopping
             self._cond.notify_all()
         if self._thread is not None:
             self._thread.join()
@@ -229,7 +244,9 @@ class CaptureThread:
         self._capture = None
         with self._cond:
             self.status = "stopped"
-            self._latest = None  # nothing is handed out after stop()
+            if self._latest is not None:  # nothing is handed out after stop()
+                self._latest = None
+                self.frames_read -= 1
             self._cond.notify_all()
 
     def __enter__(self) -> "CaptureThread":
@@ -299,9 +316,13 @@ class CaptureThread:
     def _run(self) -> None:
         image, self._first_image = self._first_image, None
         timestamp = time.monotonic()
-        self._next_due = timestamp + 1.0 / self.source_fps  # the first frame was read in start()
         failures = 0
         try:
+            if self.kind != "camera":
+                self._publish(as_bgr(image), timestamp)
+                image = None
+                self._playing.wait()  # stop() sets it too
+            self._next_due = time.monotonic() + 1.0 / self.source_fps  # the first frame was read in start()
             while not self._stopping.is_set():
                 if image is None:
                     self._pace()

@@ -147,6 +147,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     run.add_argument("--max-frames", type=positive_int, metavar="N", help="stop after N frames")
     run.add_argument("--quiet", action="store_true", help="no progress lines")
+    run.add_argument("--realtime", action="store_true",
+                     help="take a video file at its own frame rate, as a camera delivers: the newest frame wins, "
+                          "and the frames the pipeline cannot take in time are dropped (and counted)")
+    run.add_argument("--json", action="store_true",
+                     help="print one JSON object at the end (frames read, processed and dropped, the privacy "
+                          "guard's holds, the model, per-frame ms); everything else goes to stderr")
 
     bench = commands.add_parser("bench", help="measure per-frame time without a camera")
     _add_pipeline_options(bench, live=False)
@@ -257,16 +263,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         _warn(f"segcam: {given} apply to cameras; {settings.source.name} is processed at its own size and frame rate.")
     _quiet_opencv_warnings(args)
     # a file written to a file is processed frame by frame, none dropped; anything shown
-    # live (virtual camera) runs at the source's own pace
+    # live (virtual camera), and --realtime, runs at the source's own pace
     notes = GuardNotes()
-    session = Session(notes, realtime=is_camera or settings.output.target == "vcam", overwrite=args.overwrite)
+    realtime = is_camera or settings.output.target == "vcam" or args.realtime
+    session = Session(notes, realtime=realtime, overwrite=args.overwrite)
     with StopSignals() as signals:
         pipeline = session.start(settings)
         sinks = pipeline.sinks
         described = ", ".join(sink.describe() for sink in sinks) or "no output"
         width, height = pipeline.frame_size
         _say(args, f"segcam: {settings.source.name} ({width}x{height}) -> {settings.effect.name} -> {described}")
-        _say(args, f"segcam: model {pipeline.stats.model_reason}")
+        started = pipeline.stats
+        _say(args, f"segcam: model {_model_reason(args, started.model, started.model_reason)}")
         for note in (note for sink in sinks for note in sink.notes):
             _warn(f"segcam: {note}")
         try:
@@ -286,10 +294,32 @@ def cmd_run(args: argparse.Namespace) -> int:
     if signals.received:
         by = "" if signals.received == "SIGINT" else f" by {signals.received}"
         _say(args, f"Stopped{by}. {stats.frames} frames; " + _progress(stats))
+        _print_summary(args, pipeline)
         return 0
     _check_source_was_whole(pipeline, settings)
     _say(args, f"Done. {stats.frames} frames; " + _progress(stats))
+    _print_summary(args, pipeline)
     return 0
+
+
+def _model_reason(args: argparse.Namespace, running: str, reason: str) -> str:
+    """Why this model runs, in the command line's words: a --model other than auto was chosen here,
+    not in the settings (the processor cannot tell the two apart)."""
+    from segcam import model_choice
+
+    if getattr(args, "model", None) in (None, "", "auto"):
+        return reason
+    return model_choice.pinned(running, model_choice.ON_THE_COMMAND_LINE).reason
+
+
+def _print_summary(args, pipeline) -> None:
+    """--json: the run's numbers as one JSON object, the only thing on stdout."""
+    if args.json:
+        import json
+
+        summary = pipeline.summary()
+        summary["model_reason"] = _model_reason(args, summary["model"], summary["model_reason"])
+        print(json.dumps(summary), flush=True)
 
 
 def _expected_frames(pipeline, settings: Settings) -> int | None:
@@ -388,6 +418,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     settings = settings_from_args(args, base_settings(args))
     report = bench.run(settings, frames=args.frames, source=args.source, runtime=args.runtime)
+    report["model_reason"] = _model_reason(args, report["model"], report["model_reason"])
     print(bench.format_json(report) if args.json else bench.format_text(report))
     return 0
 

@@ -40,7 +40,7 @@ class CheckResult:
     name: str
     ok: bool
     detail: str
-    fix: str = ""  # what to do, for this platform; empty when ok
+    fix: str = ""  # what to do, for this platform; for a check that passes, a tip (or empty)
 
 
 def _default_run(argv: Sequence[str]) -> str | None:
@@ -222,7 +222,19 @@ def check_torch(facts: TorchFacts, nvidia_gpu: bool = False) -> CheckResult:
             fix = ("this machine has an NVIDIA GPU: install a CUDA build of torch (pytorch.org's install "
                    "selector gives the pip command for your OS and driver)")
         return CheckResult("torch", False, detail, fix)
+    if facts.cuda_build and not nvidia_gpu:
+        # it works, on the CPU; but the CUDA libraries it brought are dead weight here
+        return CheckResult("torch", True, detail, CPU_TORCH_TIP)
     return CheckResult("torch", True, detail)
+
+
+# measured for the README: a venv with the default (CUDA) torch 6.0 GB, with the CPU build 1.5 GB.
+# pip keeps an installed torch (and the NVIDIA libraries beside it), so the way is a new venv.
+CPU_TORCH_TIP = ("without an NVIDIA GPU this CUDA build's libraries are of no use: the CPU build saves about "
+                 "4.5 GB. pip keeps an installed torch, so make a new venv: delete this one and run "
+                 "`sh packaging/install.sh` (it takes the CPU build where there is no NVIDIA driver), or in the new "
+                 "venv run `pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu` "
+                 "before installing segcam")
 
 
 # -- cameras -------------------------------------------------------------------------------
@@ -471,6 +483,43 @@ def virtual_camera_checks(host: Host, configured_device: str | None = None) -> l
                         "use --output FILE.mp4 to process video files")]
 
 
+# -- the virtual camera's advice: one source for doctor, the command line and the app --------
+
+# the checks whose failure keeps the virtual camera from starting at all (exclusive_caps off
+# still starts it: meeting apps just do not list it)
+_BLOCKING = ("v4l2loopback", "Loopback device", "Device access", "Virtual camera")
+
+
+def virtual_camera_problem(host: Host | None = None) -> CheckResult | None:
+    """The first failed check that keeps the virtual camera from starting on this machine, with
+    doctor's fix for it; None when nothing does. Runs commands (modinfo, mokutil): call it off
+    a GUI thread."""
+    try:
+        checks = virtual_camera_checks(host or Host())
+    except Exception:  # noqa: BLE001 - a check that cannot run still leaves the plain advice
+        return CheckResult("Virtual camera", False, "could not be checked", _plain_fix((host or Host()).system))
+    return next((check for check in checks if not check.ok and check.fix and check.name in _BLOCKING), None)
+
+
+def _plain_fix(system: str) -> str:
+    if system == "Linux":
+        return f"install your distribution's v4l2loopback package, then {MODPROBE}"
+    if system in ("Windows", "Darwin"):
+        return "install OBS Studio and click its Start Virtual Camera button once"
+    return "use --output FILE.mp4 to process video files"
+
+
+def no_virtual_camera(reason: str = "", problem: CheckResult | None = None, host: Host | None = None) -> str:
+    """The one sentence the command line and the app say when the virtual camera cannot start:
+    what is missing on this machine and the fix `segcam doctor` gives for it (`problem`, or
+    found now); pyvirtualcam's own words (`reason`) when doctor finds nothing missing."""
+    problem = problem or virtual_camera_problem(host)
+    if problem is None:
+        said = f" (pyvirtualcam: {reason})" if reason else ""
+        return f"The virtual camera did not start, although segcam doctor finds its driver ready{said}."
+    return f"No virtual camera ({problem.name}: {problem.detail}): {problem.fix}."
+
+
 # -- model weights -------------------------------------------------------------------------
 
 def check_weights() -> list[CheckResult]:
@@ -610,8 +659,8 @@ def format_text(results: list[CheckResult], marks: tuple[str, str] = ("âœ”", "âœ
     lines = [f"segcam doctor: segcam {__version__}, {platform.system()} {platform.release()} ({platform.machine()})"]
     for r in results:
         lines.append(f"{good if r.ok else bad} {r.name:<{width}}  {r.detail}")
-        if not r.ok and r.fix:
-            lines.append(f"  {' ' * width}  fix: {r.fix}")
+        if r.fix:
+            lines.append(f"  {' ' * width}  {'tip' if r.ok else 'fix'}: {r.fix}")
     failed = sum(not r.ok for r in results)
     lines.append("All checks passed." if not failed else f"{failed} of {len(results)} checks failed.")
     return "\n".join(lines)

@@ -44,6 +44,15 @@ class Choice:
     reason: str  # one sentence for the status bar, the run log and doctor
 
 
+IN_THE_SETTINGS = "as chosen in the settings"
+ON_THE_COMMAND_LINE = "chosen on the command line"
+
+
+def pinned(name: str, where: str = IN_THE_SETTINGS) -> Choice:
+    """A model named rather than `auto`; `where` it was named (a front end knows, the processor not)."""
+    return Choice(name, f"{name}, {where}")
+
+
 def candidates(width: int, height: int) -> list[str]:
     """Installed default models, best masks first; the shape's fast network always last."""
     floor = registry.pick_for_frame(width, height)

@@ -9,10 +9,11 @@ network and the compositor.
 from __future__ import annotations
 
 import logging
+import math
 import statistics
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -29,13 +30,16 @@ log = logging.getLogger(__name__)
 
 SinkFactory = Callable[[int, int, float], list]  # (width, height, fps) -> sinks
 _WINDOW = 60  # frames the rolling stats cover
+_RECENT_S = 3.0  # seconds the share of skipped frames covers: a stall at the start is soon forgotten
 _FIRST_FRAME_TIMEOUT = 10.0  # seconds a camera may take to deliver its first frame
 
 
 @dataclass
 class Stats:
-    frames: int = 0
-    dropped: int = 0
+    frames: int = 0  # frames processed (sent)
+    dropped: int = 0  # frames the source delivered that the pipeline could not take in time, since the start
+    read: int = 0  # frames the source delivered (once it stopped: frames + dropped)
+    skipped: float = 0.0  # the share of the source's frames dropped over the last _RECENT_S seconds
     fps: float = 0.0
     ms_per_frame: float = 0.0  # median processing time, all stages
     latency_ms: float = 0.0  # median capture-to-output time
@@ -45,6 +49,33 @@ class Stats:
     model_reason: str = ""  # which model runs and why (see model_choice)
     source_status: str = ""
     guard: str = ""  # why the privacy guard holds (sending the safe frame), or "" while it does not
+    guard_held: int = 0  # frames on which the privacy guard sent the safe frame
+
+
+class Durations:
+    """Every frame's time over a whole run, kept as a count per bin 1% wide: a run of any length
+    takes a few kilobytes, and a percentile is right to 1%."""
+
+    _LOWEST_MS, _RATIO = 0.01, 1.01
+
+    def __init__(self):
+        self._bins: Counter = Counter()
+        self.count = 0
+
+    def add(self, ms: float) -> None:
+        self._bins[max(0, math.ceil(math.log(max(ms, self._LOWEST_MS) / self._LOWEST_MS, self._RATIO)))] += 1
+        self.count += 1
+
+    def percentile(self, share: float) -> float | None:
+        """The time `share` (0..1) of the frames took at most; None before the first frame."""
+        if not self.count:
+            return None
+        wanted, seen = max(1, math.ceil(share * self.count)), 0
+        for index in sorted(self._bins):
+            seen += self._bins[index]
+            if seen >= wanted:
+                return self._LOWEST_MS * self._RATIO ** index
+        return None  # not reached: the bins hold `count` frames
 
 
 PAUSE_MODES = ("freeze", "blank", "blur")
@@ -91,16 +122,21 @@ class Pipeline:
         self._guard = ""  # why the privacy guard held on the last frame processed
         self.frame_size: tuple[int, int] | None = None
         self._frames = 0
+        self._guard_held = 0
+        self._durations = Durations()  # processing time of every frame the network ran on
         self._ms: dict[str, deque] = {name: deque(maxlen=_WINDOW) for name in (*STAGES, "output", "total", "latency")}
         self._times: deque = deque(maxlen=_WINDOW)
+        # (when read, the source's number) of the frames processed lately
+        self._read: deque = deque(maxlen=round(_RECENT_S * 120))
 
     # -- lifecycle ---------------------------------------------------------------------
 
     def _open_capture(self, settings: Settings) -> tuple[CaptureThread, object]:
         extra = {"opener": self._opener} if self._opener is not None else {}
         source = settings.source
+        # held: a file's clock starts when the worker takes it on (play), not while the network loads
         capture = CaptureThread(source.name, source.width, source.height, source.fps, loop=source.loop,
-                                realtime=self._realtime, **extra)
+                                realtime=self._realtime, held=True, **extra)
         capture.start()
         first = capture.read(timeout=_FIRST_FRAME_TIMEOUT)
         if first is None:
@@ -127,6 +163,7 @@ class Pipeline:
             self._capture, self._first, self.frame_size = capture, first, (width, height)
             self._thread = threading.Thread(target=self._work, name="segcam-pipeline", daemon=True)
             self._thread.start()
+            capture.play()
         except BaseException:  # e.g. Ctrl-C right here: no sink may leave a half-made file behind
             for sink in self._sinks:
                 sink.mark_incomplete()
@@ -206,6 +243,7 @@ class Pipeline:
             if capture is not None:
                 old, self._capture, self._first = self._capture, capture, first
                 old.stop()
+                capture.play()
                 self.processor.reset()  # a new source: a new video for the temporal state
             self.settings = settings
 
@@ -268,11 +306,16 @@ class Pipeline:
                 result = self.processor.process(frame.image)
                 self._last = result
                 self._guard = result.guard.reason if result.guard is not None and result.guard.holding else ""
+                self._guard_held += bool(self._guard)
+                self._durations.add(sum(result.ms.values()))
             for sink in self._sinks:
                 sink.send(result.output)
             now = time.perf_counter()
             self._frames += 1
             self._times.append(time.monotonic())
+            if self._read and frame.index <= self._read[-1][1]:  # a new source counts from 0 again
+                self._read.clear()
+            self._read.append((frame.timestamp, frame.index))
             for name, ms in result.ms.items():
                 self._ms[name].append(ms)
             self._ms["total"].append(sum(result.ms.values()))
@@ -299,11 +342,16 @@ class Pipeline:
         with self._lock:
             times = list(self._times)
             fps = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
+            recent = [index for read, index in self._read if read >= self._read[-1][0] - _RECENT_S] \
+                if self._read else []
+            span = recent[-1] - recent[0] + 1 if recent else 0  # the source's frames read meanwhile
             segmenter = self.processor.segmenter
             capture = self._capture
             return Stats(
                 frames=self._frames,
                 dropped=capture.dropped if capture else 0,
+                read=capture.frames_read if capture else 0,
+                skipped=(span - len(recent)) / span if span > 1 else 0.0,
                 fps=fps,
                 ms_per_frame=_median(self._ms["total"]),
                 latency_ms=_median(self._ms["latency"]),
@@ -313,4 +361,25 @@ class Pipeline:
                 model_reason=self.processor.choice.reason if self.processor.choice else "",
                 source_status=capture.status if capture else "",
                 guard=self._guard if self.pause_mode is None else "",
+                guard_held=self._guard_held,
             )
+
+    def summary(self) -> dict:
+        """The whole run in numbers, for `segcam run --json` (and whatever reads it): what was
+        read, processed and dropped, the privacy guard's holds, the model and why, and the
+        per-frame processing time (segment + refine + composite) over every frame."""
+        stats = self.stats
+        with self._lock:
+            p50, p99 = self._durations.percentile(0.5), self._durations.percentile(0.99)
+        return {
+            "read": stats.read,
+            "processed": stats.frames,
+            "dropped": stats.dropped,
+            "guard_held": stats.guard_held,
+            "model": stats.model,
+            "model_reason": stats.model_reason,
+            "device": stats.device,
+            "ms_p50": None if p50 is None else round(p50, 2),
+            "ms_p99": None if p99 is None else round(p99, 2),
+            "learned": None,  # what the run taught the model; nothing learns during a run yet
+        }

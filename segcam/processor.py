@@ -186,7 +186,7 @@ class FrameProcessor:
         model = self.settings.model.name
         if model not in ("", "auto"):
             name = registry.resolve(model, width, height)
-            return model_choice.Choice(name, f"{name}, as chosen in the settings")
+            return model_choice.pinned(name)
         if self.choose_by_speed:
             return model_choice.choose(width, height, self.settings, model_choice.kept(time_model),
                                        too_slow=frozenset(self._too_slow))

@@ -162,6 +162,7 @@ class AppSettings:
     user_backgrounds: list[str] = _setting(list)
     preview_mirror: bool = _setting(True)  # the preview only; people expect a mirror image of themselves
     window_geometry: str = _setting("")
+    recent_folders: dict[str, str] = _setting(dict)  # per kind of file dialog, the folder last used
 
     def validate(self) -> None:
         pass
@@ -330,6 +331,10 @@ def _coerce(value, default, key):
         if not isinstance(value, list):
             raise TypeError(key)
         return [str(v) for v in value]
+    if key == "recent_folders":
+        if not isinstance(value, dict):
+            raise TypeError(key)
+        return {str(kind): str(folder) for kind, folder in value.items()}
     if key == "threshold":
         return None if value is None else float(value)
     if key in ("vcam_backend", "vcam_device"):

@@ -20,39 +20,24 @@ Sinks are made in one place, `build`, from the output setting ("vcam", a file, "
 from __future__ import annotations
 
 import os
-import platform
 from typing import Callable
 
 import numpy as np
 import pyvirtualcam
 
 from segcam import vcam, video_file
-from segcam.errors import OutputError, VirtualCameraError
+from segcam.errors import NoVirtualCamera, OutputError, VirtualCameraError
 from segcam.imageops import letterbox
 
 # pyvirtualcam's built-in backends and ours, for the message about an unknown one (pyvirtualcam
 # does not export the names it knows)
 KNOWN_BACKENDS = "v4l2loopback (Linux), pipewire (Linux), obs (Windows, macOS), unitycapture (Windows)"
 
-LINUX_FIX = "sudo modprobe v4l2loopback exclusive_caps=1 card_label=segcam"
-
 
 def fit(frame: np.ndarray, width: int, height: int) -> np.ndarray:
     """The frame at width x height: resized only when it differs, and never squashed (a frame
     of another shape is fitted inside and bordered with black)."""
     return letterbox(frame, width, height)
-
-
-def driver_fix() -> str:
-    """What a person on this OS does to get a virtual camera driver."""
-    system = platform.system()
-    if system == "Linux":
-        return (f"load the v4l2loopback driver with `{LINUX_FIX}` "
-                "(Chrome and Zoom only list the camera with exclusive_caps=1), or run a PipeWire desktop "
-                "and choose the pipewire backend (browsers only)")
-    if system in ("Windows", "Darwin"):
-        return "install OBS Studio and click its Start Virtual Camera button once"
-    return f"pyvirtualcam has no virtual camera driver for {system or 'this system'}"
 
 
 class _Camera(pyvirtualcam.Camera):
@@ -115,7 +100,6 @@ class VirtualCameraSink(Sink):
         self.width, self.height, self.fps = width, height, fps
         self.pace = pace
         backend = vcam.system.choose_backend(backend)
-        self.backend = backend
         try:
             self._camera = _Camera(width, height, fps, fmt=pyvirtualcam.PixelFormat.BGR, backend=backend,
                                    device=device)
@@ -127,12 +111,12 @@ class VirtualCameraSink(Sink):
             if backend == "pipewire":  # our backend's reason is one sentence with its fix
                 reason = reason.removeprefix("'pipewire' backend: ")
                 raise VirtualCameraError(f"Cannot start the PipeWire camera: {reason}.", setting="vcam_backend") from exc
-            raise VirtualCameraError(
-                f"Cannot start the virtual camera: {driver_fix()}, then try again (pyvirtualcam: {reason})") from exc
+            raise NoVirtualCamera(reason) from exc
         self.device: str = self._camera.device
-        self.backend = self._camera.backend
-        # which apps see it: only a PipeWire camera needs saying (v4l2loopback's is every app's)
-        self.notes = [f"{vcam.system.who_sees(self.backend)}."] if self.backend == "pipewire" else []
+        self.backend: str = self._camera.backend
+        # how meeting apps find it: a PipeWire camera needs a switch in the browser, and Zoom misses it
+        self.hint = vcam.system.how_to_use(self.backend)
+        self.notes = [f"{self.hint}."] if self.backend == "pipewire" else []
 
     def describe(self) -> str:
         where = f"the PipeWire camera {self.device!r}" if self.backend == "pipewire" else self.device

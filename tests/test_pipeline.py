@@ -1,6 +1,7 @@
 """The pipeline on a real clip, with the real network and a recording virtual camera."""
 
 import threading
+import time
 
 import cv2
 
@@ -11,7 +12,7 @@ from segcam.errors import BackgroundError, SourceError
 from segcam.pipeline import Pipeline
 from segcam.processor import FrameProcessor
 from segcam.settings import Settings
-from segcam.sinks import VirtualCameraSink
+from segcam.sinks import CallbackSink, VirtualCameraSink
 
 from helpers import greyness, regions
 from recording_backend import RecordingBackend, registered
@@ -166,3 +167,28 @@ def test_unknown_pause_mode(models_installed, hamilton_clip):
     with Pipeline(Settings(source=str(hamilton_clip), output="none", max_frames=2)) as pipeline:
         with pytest.raises(SettingsError):
             pipeline.pause("sleep")
+
+
+def test_skipped_frames_are_a_recent_share_not_a_count_since_the_start(models_installed, carphone_clip):
+    """A live source outpaced for a while, then kept up with: the share skipped lately falls back
+    while the count since the start stays (the status bar used to show that count)."""
+    slow_frames, taken = 12, []
+
+    def sink(frame):  # slow (0.1 s a frame, the source gives one every 1/30 s) for the first frames
+        taken.append(1)
+        if len(taken) <= slow_frames:
+            time.sleep(0.1)
+
+    settings = Settings(source=str(carphone_clip), loop=True, effect="none", output="none")
+    pipeline = Pipeline(settings, make_sinks=lambda w, h, fps: [CallbackSink(sink)], realtime=True)
+    with pipeline:
+        deadline = time.monotonic() + 60
+        while len(taken) < slow_frames + 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        outpaced = pipeline.stats
+        while len(taken) < slow_frames + 150 and time.monotonic() < deadline:  # 5 s: past the 3 s it covers
+            time.sleep(0.05)
+        caught_up = pipeline.stats
+    assert outpaced.dropped > 0 and outpaced.skipped > 0.3  # most of the source's frames went by meanwhile
+    assert caught_up.dropped >= outpaced.dropped  # since the start: it never falls
+    assert caught_up.skipped < outpaced.skipped / 2  # lately: the slow stretch is over 3 s ago

@@ -221,3 +221,14 @@ def test_a_settings_file_named_by_the_user_is_never_moved(tmp_path):
         settings_module.read(path)
     assert error.value.setting == "settings" and path.read_text() == "{ not json"
     assert list(tmp_path.iterdir()) == [path]
+
+
+def test_the_file_dialogs_folders_are_kept_and_bad_ones_dropped(tmp_path):
+    path = tmp_path / "settings.json"
+    settings_module.save(Settings(recent_folders={"backgrounds": "/pictures"}), path)
+    assert settings_module.load(path)[0].app.recent_folders == {"backgrounds": "/pictures"}
+    data = json.loads(path.read_text())
+    data["app"]["recent_folders"] = ["/pictures"]  # not a mapping of kinds to folders
+    path.write_text(json.dumps(data))
+    loaded, warnings = settings_module.load(path)
+    assert loaded.app.recent_folders == {} and warnings == ["Ignored setting recent_folders=['/pictures']: wrong type."]
