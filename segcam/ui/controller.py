@@ -20,7 +20,7 @@ class PipelineController(QObject):
     applied = Signal(object)  # the Settings the pipeline now runs with
     failed = Signal(object, object)  # (Settings that were refused, the error)
     paused = Signal(object)  # the pause mode now in force, or None
-    vcam_started = Signal(str)  # the virtual camera's description
+    vcam_started = Signal(str, str)  # the virtual camera's description, how meeting apps find it
     vcam_failed = Signal(object)  # VirtualCameraError, saying what to do (the switch is off again)
     vcam_stopped = Signal()
     stopped = Signal(object)  # the pipeline ended by itself: the error, or None for a finished file
@@ -78,8 +78,8 @@ class _Relay(Listener):
     def paused(self, mode: str | None) -> None:
         self.c.paused.emit(mode)
 
-    def vcam_started(self, description: str) -> None:
-        self.c.vcam_started.emit(description)
+    def vcam_started(self, description: str, hint: str = "") -> None:
+        self.c.vcam_started.emit(description, hint)
 
     def vcam_failed(self, error: Exception) -> None:
         self.c.vcam_failed.emit(error)

@@ -2,6 +2,9 @@
 (v4l2loopback, OBS, Unity Capture): importing this package registers them, so a sink names them
 like any other. `system` says which one this machine can offer."""
 
-from segcam.vcam import pipewire
+import platform
 
-pipewire.register()
+from segcam.vcam import pipewire, system  # noqa: F401 - system: for those who import the package
+
+if platform.system() == "Linux":  # elsewhere pyvirtualcam's own search must not try it
+    pipewire.register()

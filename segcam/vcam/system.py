@@ -129,23 +129,24 @@ def v4l2loopback_loaded() -> bool:
 
 
 def choose_backend(backend: str | None) -> str | None:
-    """The backend a virtual camera uses: the one asked for, else on Linux v4l2loopback where it is
-    loaded, PipeWire where it is not and a PipeWire daemon answers; None lets pyvirtualcam choose."""
+    """The backend a virtual camera uses: the one asked for, else on Linux PipeWire where
+    v4l2loopback is not loaded and a PipeWire daemon answers, and v4l2loopback otherwise (its
+    failure is the one doctor explains); elsewhere None lets pyvirtualcam choose."""
     if backend or platform.system() != "Linux":
         return backend
-    if v4l2loopback_loaded():
-        return "v4l2loopback"
-    if pipewire_answers():
+    if not v4l2loopback_loaded() and pipewire_answers():
         return "pipewire"
-    return None
+    return "v4l2loopback"
 
 
-def who_sees(backend: str | None) -> str:
-    """One sentence: which apps can see a camera of this backend."""
+# how meeting apps find a v4l2loopback (or OBS) camera: every one of them lists it
+HOW_TO_USE = "In Zoom, Meet or Teams, open the video settings and choose this camera."
+
+
+def how_to_use(backend: str | None) -> str:
+    """One sentence: how meeting apps find a camera of this backend (the app and the command line say it)."""
     if backend == "pipewire":
-        return ("Browsers see it through PipeWire once switched on (Chrome: turn on "
-                "chrome://flags/#enable-webrtc-pipewire-camera; Firefox: media.webrtc.camera.allow-pipewire "
-                "in about:config); Zoom reads V4L2 only and needs v4l2loopback")
-    if backend == "v4l2loopback":
-        return "Every app that lists webcams sees it (v4l2loopback)"
-    return ""
+        return ("Browsers see it once their PipeWire camera switch is on (Chrome: turn on "
+                "chrome://flags/#enable-webrtc-pipewire-camera; Firefox: media.webrtc.camera.allow-pipewire in "
+                "about:config); Zoom reads V4L2 only and needs v4l2loopback")
+    return HOW_TO_USE
