@@ -8,6 +8,7 @@ Without the Debian packages the tests skip with the reason; under CI=true they f
 from __future__ import annotations
 
 import logging
+import queue
 import subprocess
 import threading
 import time
@@ -19,6 +20,8 @@ import pytest
 
 from segcam import sinks
 from segcam.errors import VirtualCameraError
+from segcam.session import Listener, Session
+from segcam.settings import Settings
 from segcam.vcam import pipewire, system
 from pipewire_fixtures import desk, module_desk, need_pipewire  # noqa: F401 - fixtures
 
@@ -192,3 +195,53 @@ def test_the_child_pipeline_converts_once_and_names_the_node():
     assert "framerate=30/1" in command  # a whole number, which Chromium plays and f"blocksize={1280 * 720 * 3}" in command
     props = next(arg for arg in command if arg.startswith("stream-properties="))
     assert "media.role=Camera" in props and "media.class=Video/Source" in props and "node.name=segcam" in props
+
+
+class Told(Listener):
+    """What the session says of its virtual camera, as (event, args) in a queue."""
+
+    def __init__(self):
+        self.events: queue.Queue = queue.Queue()
+
+    def applied(self, settings):
+        self.events.put(("applied",))
+
+    def failed(self, settings, error):
+        self.events.put(("failed", error))
+
+    def vcam_started(self, description, hint=""):
+        self.events.put(("vcam_started", description, hint))
+
+    def vcam_failed(self, error):
+        self.events.put(("vcam_failed", error))
+
+    def vcam_stopped(self):
+        self.events.put(("vcam_stopped",))
+
+    def next(self, *names):
+        while True:
+            event = self.events.get(timeout=60)
+            if event[0] in names:
+                return event
+
+
+def test_the_apps_switch_takes_pipewire_where_v4l2loopback_is_not_loaded(desk, models_installed, hamilton_clip):
+    if system.v4l2loopback_loaded():
+        pytest.skip("v4l2loopback is loaded here, so the switch takes it")
+    told = Told()
+    session = Session(told, loop_files=True)
+    try:
+        session.apply(Settings(source=str(hamilton_clip), effect="none", guard=False, output="none"))
+        assert told.next("applied", "failed") == ("applied",)
+        session.set_virtual_camera(True)  # no backend named: the app's switch
+        event = told.next("vcam_started", "vcam_failed")
+        assert event[0] == "vcam_started", event
+        assert event[1].startswith("Sending to the PipeWire camera 'segcam' as 640x360")
+        assert "chrome://flags/#enable-webrtc-pipewire-camera" in event[2] and "Zoom" in event[2]
+        reader = Consumer(desk, 3, 640, 360)
+        assert len(reader.finish()) == 3  # the session's own frames, at the source's pace
+        session.set_virtual_camera(False)
+        told.next("vcam_stopped")
+        assert not [p for p in desk.nodes() if p.get("node.name") == "segcam"]
+    finally:
+        session.shutdown()
