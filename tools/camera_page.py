@@ -46,7 +46,7 @@ FIREFOX_PREFS = {
 
 PAGE = r"""<!doctype html>
 <html><head><meta charset="utf-8"><title>segcam camera test</title>
-<style>body{font:14px sans-serif;margin:16px;background:#f4f4f4}video{width:640px;background:#000}
+<style>body{font:14px sans-serif;margin:16px;background:#f4f4f4}video{width:640px;height:360px;background:#000}
 pre{white-space:pre-wrap}</style></head>
 <body><h3>segcam's PipeWire camera, seen by this browser</h3>
 <video id="video" autoplay muted playsinline></video>
@@ -127,7 +127,7 @@ async function main() {
     const rgb = [];
     const data = grab(video, width, height);
     for (let i = 0; i < data.length; i += 4) rgb.push(data[i], data[i + 1], data[i + 2]);
-    log("playing " + camera.label + " at " + size.join("x"));
+    log("cameras: " + labels.join(", ") + "\nplaying " + camera.label + " at " + size.join("x"));
     return post({label: camera.label, labels, size, width, height, rgb});
   }
   const frames = +(params.get("frames") || 300), block = +params.get("block"), bits = +params.get("bits");
