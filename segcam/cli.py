@@ -252,6 +252,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         def guard_changed(self, reason: str | None, frame: int) -> None:
             self.lines.put(_guard_line(reason, frame))
 
+        def vcam_status(self, sentence: str, working: bool) -> None:
+            self.lines.put(f"segcam: {sentence}")
+
     settings = settings_from_args(args, base_settings(args))
     is_camera = camera_index(settings.source.name) is not None
     if settings.output.is_file:  # say it now, not after the network has loaded

@@ -72,6 +72,10 @@ class Listener:
     def vcam_stopped(self) -> None:
         pass
 
+    def vcam_status(self, sentence: str, working: bool) -> None:
+        """The running camera was lost (its PipeWire daemon went away) or is offered again; it
+        stays on meanwhile, and the preview and any file go on."""
+
     def stopped(self, error: Exception | None) -> None:
         """The pipeline ended by itself: the error, or None for a source that ended."""
 

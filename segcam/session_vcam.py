@@ -118,7 +118,7 @@ class VirtualCameraLink:
         backend, device = self.wanted
         output = dataclasses.replace(output, target="vcam", vcam_backend=backend, vcam_device=device)
         try:
-            (sink,) = sink_factory.build(output, width, height, fps, pace=pace)
+            (sink,) = sink_factory.build(output, width, height, fps, pace=pace, on_status=self.listener.vcam_status)
         except NoVirtualCamera as exc:
             raise VirtualCameraError(doctor.no_virtual_camera(exc.reason)) from exc
         return sink

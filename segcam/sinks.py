@@ -78,7 +78,7 @@ class Sink:
 
 
 def build(output, width: int, height: int, fps: float, *, pace: bool = False, overwrite: bool = False,
-          audio_from: str | None = None, inputs=()) -> list[Sink]:
+          audio_from: str | None = None, inputs=(), on_status=None) -> list[Sink]:
     """The sinks an output setting asks for (an `OutputSettings`): none, the virtual camera, or a
     video file. `pace` holds the virtual camera to its frame rate; a file gets `audio_from`'s
     sound and must not be any of `inputs`."""
@@ -86,7 +86,7 @@ def build(output, width: int, height: int, fps: float, *, pace: bool = False, ov
         return []
     if output.target == "vcam":
         return [VirtualCameraSink(width, height, fps, backend=output.vcam_backend, device=output.vcam_device,
-                                  pace=pace)]
+                                  pace=pace, on_status=on_status)]
     return [VideoFileSink(output.target, width, height, fps, audio_from=audio_from, overwrite=overwrite,
                           inputs=inputs)]
 
@@ -96,13 +96,16 @@ class VirtualCameraSink(Sink):
     takes v4l2loopback where it is loaded and PipeWire where it is not (vcam.system.choose_backend)."""
 
     def __init__(self, width: int, height: int, fps: float, backend: str | None = None,
-                 device: str | None = None, pace: bool = False):
+                 device: str | None = None, pace: bool = False, on_status=None):
+        """`on_status(sentence, working)`: a camera that can be lost and come back while it runs
+        (the PipeWire camera) says so through it."""
         self.width, self.height, self.fps = width, height, fps
         self.pace = pace
         backend = vcam.system.choose_backend(backend)
         try:
+            extra = {"on_status": on_status} if backend == "pipewire" and on_status is not None else {}
             self._camera = _Camera(width, height, fps, fmt=pyvirtualcam.PixelFormat.BGR, backend=backend,
-                                   device=device)
+                                   device=device, **extra)
         except KeyError:  # pyvirtualcam looks a named backend up in its registry
             raise VirtualCameraError(f"Unknown virtual camera backend {backend!r}; pyvirtualcam's are "
                                      f"{KNOWN_BACKENDS}.", setting="vcam_backend") from None

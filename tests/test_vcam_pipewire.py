@@ -68,6 +68,14 @@ class Consumer:
         self._reader.join(timeout=10)
 
 
+def wait_for_node(desk, limit_s: float = 30.0) -> None:
+    """The camera's node is listed (it appears once the first frame went through)."""
+    deadline = time.monotonic() + limit_s
+    while not [p for p in desk.nodes() if p.get("node.name") == pipewire.NODE_NAME]:
+        assert time.monotonic() < deadline, "segcam's node never appeared"
+        time.sleep(0.1)
+
+
 def feed(sink, frame: np.ndarray, until, limit_s: float = 30.0) -> None:
     """Send the frame at 30 fps until `until()` is true (or the limit, which fails the test)."""
     deadline = time.monotonic() + limit_s
@@ -123,7 +131,7 @@ def test_daemon_stops_and_returns(desk, singer, caplog):
         assert any("PipeWire daemon stopped" in r.getMessage() for r in caplog.records)
         desk.start_pipewire()
         feed(sink, singer, lambda: camera.connected)
-        assert any("PipeWire daemon is back" in r.getMessage() for r in caplog.records)
+        assert any("PipeWire camera 'segcam' is offered again" in r.getMessage() for r in caplog.records)
         reader = Consumer(desk, 3)
         feed(sink, singer, reader.done)
         assert len(reader.finish()) == 3
@@ -218,6 +226,9 @@ class Told(Listener):
     def vcam_stopped(self):
         self.events.put(("vcam_stopped",))
 
+    def vcam_status(self, sentence, working):
+        self.events.put(("vcam_status", sentence, working))
+
     def next(self, *names):
         while True:
             event = self.events.get(timeout=60)
@@ -238,10 +249,40 @@ def test_the_apps_switch_takes_pipewire_where_v4l2loopback_is_not_loaded(desk, m
         assert event[0] == "vcam_started", event
         assert event[1].startswith("Sending to the PipeWire camera 'segcam' as 640x360")
         assert "chrome://flags/#enable-webrtc-pipewire-camera" in event[2] and "Zoom" in event[2]
+        wait_for_node(desk)
         reader = Consumer(desk, 3, 640, 360)
         assert len(reader.finish()) == 3  # the session's own frames, at the source's pace
         session.set_virtual_camera(False)
         told.next("vcam_stopped")
         assert not [p for p in desk.nodes() if p.get("node.name") == "segcam"]
+    finally:
+        session.shutdown()
+
+
+def test_the_daemon_stops_mid_run_and_the_file_goes_on(desk, models_installed, hamilton_clip, tmp_path):
+    """The app's switch is on and a file is being written: PipeWire goes away, one sentence says
+    so, frames keep reaching the file (and the preview), and the camera returns with the daemon."""
+    told = Told()
+    session = Session(told, loop_files=True)
+    try:
+        session.apply(Settings(source=str(hamilton_clip), effect="none", guard=False, output=str(tmp_path / "out.mp4")))
+        assert told.next("applied", "failed") == ("applied",)
+        session.set_virtual_camera(True, "pipewire")
+        assert told.next("vcam_started", "vcam_failed")[0] == "vcam_started"
+        file_sink = next(s for s in session.pipeline.sinks if isinstance(s, sinks.VideoFileSink))
+        desk.stop_pipewire()
+        event = told.next("vcam_status")
+        assert event[2] is False and event[1].startswith("The PipeWire daemon stopped") and event[1].count(". ") == 0
+        written, shown = file_sink.frames_sent, session.pipeline.frames
+        deadline = time.monotonic() + 30
+        while file_sink.frames_sent < written + 30 or session.pipeline.frames < shown + 30:
+            assert time.monotonic() < deadline and session.running, "the file and the preview stopped with PipeWire"
+            time.sleep(0.1)
+        desk.start_pipewire()
+        event = told.next("vcam_status")
+        assert event[2] is True and "offered again" in event[1]
+        wait_for_node(desk)
+        reader = Consumer(desk, 3, 640, 360)
+        assert len(reader.finish()) == 3
     finally:
         session.shutdown()

@@ -23,6 +23,7 @@ class PipelineController(QObject):
     vcam_started = Signal(str, str)  # the virtual camera's description, how meeting apps find it
     vcam_failed = Signal(object)  # VirtualCameraError, saying what to do (the switch is off again)
     vcam_stopped = Signal()
+    vcam_status = Signal(str, bool)  # the running camera lost (False) or offered again (True), in a sentence
     stopped = Signal(object)  # the pipeline ended by itself: the error, or None for a finished file
     network_ready = Signal(object)  # Settings whose network loaded beside the running one
     network_failed = Signal(object, object)  # (those Settings, the error); the running pipeline is untouched
@@ -86,6 +87,9 @@ class _Relay(Listener):
 
     def vcam_stopped(self) -> None:
         self.c.vcam_stopped.emit()
+
+    def vcam_status(self, sentence: str, working: bool) -> None:
+        self.c.vcam_status.emit(sentence, working)
 
     def stopped(self, error: Exception | None) -> None:
         self.c.stopped.emit(error)

@@ -71,6 +71,10 @@ class VirtualCameraSwitching:
         self.vcam_panel.status.setToolTip("")
         self.vcam_action.setChecked(True)
 
+    def _vcam_status(self, sentence: str, working: bool) -> None:
+        """The camera stays on: lost for now (its PipeWire daemon went away), or offered again."""
+        self.vcam_panel.show_state(True, sentence, "on" if working else "error")
+
     def _vcam_failed(self, error: Exception) -> None:
         text = str(error)
         tries = self._vcam_failure

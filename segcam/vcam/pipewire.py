@@ -20,6 +20,8 @@ starts when the daemon answers again. A new size is a new camera (the session ma
 from __future__ import annotations
 
 import logging
+import os
+import select
 import subprocess
 import threading
 import time
@@ -64,7 +66,10 @@ class PipeWireCamera:
     """pyvirtualcam's backend contract (pyvirtualcam.camera.Backend): keyword-only construction,
     send, close, device, native_fourcc. `device` names the PipeWire node (default "segcam")."""
 
-    def __init__(self, *, width: int, height: int, fps: float, fourcc: int, device: str | None = None, **kw):
+    def __init__(self, *, width: int, height: int, fps: float, fourcc: int, device: str | None = None,
+                 on_status=None, **kw):
+        """`on_status(sentence, working)`: told when the camera is lost (the daemon went away, the
+        child died) and when it is offered again; without it, the sentences are logged."""
         raw_format = RAW_FORMATS.get(decode_fourcc(fourcc))
         if raw_format is None:
             raise ValueError(f"the PipeWire camera does not take {decode_fourcc(fourcc)!r} frames")
@@ -81,6 +86,7 @@ class PipeWireCamera:
         self._child: subprocess.Popen | None = None
         self._daemon: tuple[int, int] | None = None  # the daemon socket's identity the child joined
         self._lost = False  # told the user the daemon went away; waiting for it to return
+        self._on_status = on_status
         self._start_child(first=True)
         self._writer = threading.Thread(target=self._write_frames, name="segcam-pipewire-camera", daemon=True)
         self._writer.start()
@@ -122,6 +128,7 @@ class PipeWireCamera:
         try:
             child.wait(timeout=START_WAIT_S)
         except subprocess.TimeoutExpired:
+            os.set_blocking(child.stdin.fileno(), False)  # see _write
             self._child, self._daemon = child, identity
             return True
         reason = _last_line(child.stderr.read().decode(errors="replace")) or f"exit status {child.returncode}"
@@ -130,7 +137,7 @@ class PipeWireCamera:
         if first:
             raise RuntimeError(f"gst-launch-1.0 could not offer the PipeWire camera ({reason}); "
                                f"{system.install_line()}")
-        log.warning("The PipeWire camera could not start again (%s); segcam tries again in a moment.", reason)
+        log.info("The PipeWire camera could not start again (%s); segcam tries again in a moment.", reason)
         return False
 
     def _end_child(self) -> None:
@@ -175,11 +182,34 @@ class PipeWireCamera:
                 continue
             written = number
             try:
-                self._child.stdin.write(frame)  # unbuffered: writes it all or raises
+                self._write(frame)
+            except _DaemonGone:
+                self._daemon_lost()
             except (OSError, AttributeError, ValueError):  # the child is gone, or close() took it
                 if self._closed:
                     return
                 self._child_died()
+
+    def _write(self, frame: bytes) -> None:
+        """The whole frame to the child, never blocked for long: a child that stops reading (its
+        daemon went away: pipewiresink waits, and only gives up after half a minute) is noticed
+        between the pieces, and ended."""
+        child = self._child
+        fd = child.stdin.fileno()
+        view = memoryview(frame)
+        ready = select.poll()
+        ready.register(fd, select.POLLOUT)
+        while view:
+            if not ready.poll(WATCH_INTERVAL_S * 1000):
+                if self._closed:
+                    raise BrokenPipeError("closed")
+                if self._daemon_gone():
+                    raise _DaemonGone
+                continue
+            try:
+                view = view[os.write(fd, view):]
+            except BlockingIOError:
+                continue
 
     def _watch_daemon(self) -> bool:
         """True while a child can take frames; ends it when the daemon went away, starts a new
@@ -187,19 +217,22 @@ class PipeWireCamera:
         if self._lost:
             if system.pipewire_answers() and self._start_child():
                 self._lost = False
-                log.warning("The PipeWire daemon is back: segcam's camera %r is offered again.", self._node)
+                self._say(f"segcam's PipeWire camera {self._node!r} is offered again.", True)
                 return True
             return False
         if self._child is None or self._child.poll() is not None:
             self._child_died()
             return False
         if self._daemon_gone():
-            self._end_child()
-            self._lost = True
-            log.warning("The PipeWire daemon stopped, so meeting apps lost segcam's camera; the preview and any "
-                        "file go on, and the camera comes back when PipeWire does.")
+            self._daemon_lost()
             return False
         return True
+
+    def _daemon_lost(self) -> None:
+        self._end_child()
+        self._lost = True
+        self._say("The PipeWire daemon stopped, so meeting apps lost segcam's camera; the preview and any "
+                  "file go on, and the camera comes back when PipeWire does.", False)
 
     def _child_died(self) -> None:
         child = self._child
@@ -211,8 +244,18 @@ class PipeWireCamera:
             reason = _last_line(child.stderr.read().decode(errors="replace"))
         self._end_child()
         self._lost = True
-        log.warning("The PipeWire camera's GStreamer process ended%s; segcam starts a new one while the preview "
-                    "and any file go on.", f" ({reason})" if reason else "")
+        self._say(f"The PipeWire camera's GStreamer process ended{f' ({reason})' if reason else ''}; segcam starts "
+                  "a new one while the preview and any file go on.", False)
+
+    def _say(self, sentence: str, working: bool) -> None:
+        if self._on_status is not None:
+            self._on_status(sentence, working)
+        else:
+            log.warning(sentence)
+
+
+class _DaemonGone(Exception):
+    """The PipeWire daemon went away while a frame was being written."""
 
 
 def _last_line(text: str) -> str:
