@@ -99,7 +99,9 @@ def settings_from_args(args: argparse.Namespace, base: Settings | None = None) -
         changes["width"], changes["height"] = args.size
     if getattr(args, "loop", False):
         changes["loop"] = True
-    return s.replace(**changes).validate()
+    settings = s.replace(**changes).validate()
+    effects.check(settings.effect)
+    return settings
 
 
 def base_settings(args: argparse.Namespace) -> Settings:
@@ -108,7 +110,9 @@ def base_settings(args: argparse.Namespace) -> Settings:
     path = getattr(args, "settings", None)
     if not path:
         return Settings()
-    settings, warnings = settings_store.read(path)
+    from segcam import effects
+
+    settings, warnings = settings_store.read(path, checks=effects.SETTINGS_CHECKS)
     for warning in warnings:
         _warn(f"segcam: {warning}")
     return settings
@@ -503,7 +507,9 @@ def cmd_app(args: argparse.Namespace) -> int:
     """The desktop app, on the saved settings overlaid with the options given."""
     from segcam import settings as settings_store
 
-    saved, warnings = settings_store.load()
+    from segcam import effects
+
+    saved, warnings = settings_store.load(checks=effects.SETTINGS_CHECKS)
     settings = settings_from_args(args, base=saved)
     if not has_display():
         # Qt would abort the process with a long plugin message; say it in one sentence

@@ -12,13 +12,16 @@ import itertools
 import json
 import os
 import platform
-import re
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.version import InvalidVersion, Version
 
 from segcam import __version__
 from segcam.system import has_display
@@ -99,21 +102,26 @@ def _read(path: Path) -> str | None:
 
 # -- Python and packages -------------------------------------------------------------------
 
-def _version_tuple(text: str) -> tuple[int, ...]:
-    """(2, 14, 1) from "2.14.1+cu130"; enough to compare against a ">=" pin."""
-    return tuple(int(part) for part in re.findall(r"\d+", text.split("+")[0])[:3])
+def _meets(version: str, specifier: SpecifierSet) -> bool:
+    """Whether `version` is one `specifier` allows (PEP 440: "2.14.1+cu130" meets ">=2.2" and
+    "==2.14.1"); a version that is not PEP 440 meets none but an empty specifier."""
+    try:
+        return specifier.contains(Version(version), prereleases=True)
+    except InvalidVersion:
+        return not specifier
 
 
 def check_python(version: tuple[int, ...] = tuple(sys.version_info[:3]), requires: str | None = None) -> CheckResult:
     if requires is None:
         requires = _segcam_metadata("Requires-Python") or ">=3.10"
-    needed = _version_tuple(requires)
     shown = ".".join(map(str, version))
-    if version >= needed:
+    if _meets(shown, SpecifierSet(requires)):
         return CheckResult("Python", True, f"{shown} (segcam needs {requires})")
+    minimums = [spec.version for spec in SpecifierSet(requires) if spec.operator in (">=", "~=")]
+    wanted = f"Python {minimums[0]} or newer" if len(minimums) == 1 and "<" not in requires else \
+        f"a Python that segcam supports ({requires})"
     return CheckResult("Python", False, f"{shown}, but segcam needs {requires}",
-                       f"install Python {'.'.join(map(str, needed))} or newer and reinstall segcam in a "
-                       "virtual environment made with it")
+                       f"install {wanted} and reinstall segcam in a virtual environment made with it")
 
 
 def _segcam_metadata(key: str) -> str | None:
@@ -124,12 +132,18 @@ def _segcam_metadata(key: str) -> str | None:
 
 
 def segcam_requirements() -> list[str]:
-    """segcam's install requirements ("torch>=2.2", ...), extras left out."""
+    """segcam's install requirements ("torch>=2.2", ...) for this machine: extras left out, and
+    those whose marker is for another environment (`python_version < "3.11"`)."""
     try:
         requires = metadata.requires("segcam") or []
     except metadata.PackageNotFoundError:
         return []
-    return [r for r in requires if ";" not in r]
+    return [r for r in requires if _applies(Requirement(r))]
+
+
+def _applies(requirement: Requirement) -> bool:
+    """Whether a requirement holds here: no marker, or one this environment meets with no extra."""
+    return requirement.marker is None or requirement.marker.evaluate({"extra": ""})
 
 
 def installed_version(dist: str) -> str | None:
@@ -141,7 +155,8 @@ def installed_version(dist: str) -> str | None:
 
 def check_packages(requirements: list[str], version_of: Callable[[str], str | None] = installed_version,
                    frozen: bool = False) -> CheckResult:
-    """Every requirement installed at or above its pin.
+    """Every requirement installed in a version its specifier allows (any PEP 508 requirement:
+    "numpy>=1.24", "torch>=2.2,<3", "onnx==1.15.*", markers); one not for this environment is skipped.
 
     A packaged (frozen) app carries only what segcam imports, and pip cannot change it, so
     there a requirement it left out is shown but is not a failure.
@@ -151,17 +166,18 @@ def check_packages(requirements: list[str], version_of: Callable[[str], str | No
                            "reinstall segcam: pip install --force-reinstall segcam")
     shown, problems = [], []
     for requirement in requirements:
-        name = re.match(r"[A-Za-z0-9._-]+", requirement).group(0)
-        pin = re.search(r">=\s*([\w.]+)", requirement)  # segcam pins minimums only
-        minimum = pin.group(1) if pin else ""
+        parsed = Requirement(requirement)
+        if not _applies(parsed):
+            continue
+        name = parsed.name
         found = version_of(name)
         if found is None:
             shown.append(f"{name} not bundled" if frozen else f"{name} missing")
             if not frozen:
                 problems.append(requirement)
-        elif minimum and _version_tuple(found) < _version_tuple(minimum):
+        elif not _meets(found, parsed.specifier):
             problems.append(requirement)
-            shown.append(f"{name} {found} (needs >={minimum})")
+            shown.append(f"{name} {found} (needs {parsed.specifier})")
         else:
             shown.append(f"{name} {found}")
     detail = ", ".join(shown)

@@ -23,7 +23,7 @@ from segcam import model_choice
 from segcam.capture import CaptureThread
 from segcam.errors import SegcamError, SettingsError, SourceError
 from segcam.guard import safe_frame
-from segcam.processor import STAGES, FrameProcessor, Result
+from segcam.processor import STAGES, FrameProcessor, Result, validated
 from segcam.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -103,7 +103,7 @@ class Pipeline:
                  on_end: Callable[[Exception | None], None] | None = None,
                  realtime: bool | None = None, runtime: str = "auto",
                  opener: Callable | None = None):
-        self.settings = settings.validate()
+        self.settings = validated(settings)
         self._opener = opener  # how the source is opened (default: segcam.capture.open_source)
         self.processor = FrameProcessor(settings, runtime=runtime)
         self._make_sinks = make_sinks
@@ -228,7 +228,7 @@ class Pipeline:
     def update(self, settings: Settings) -> None:
         """Apply new settings from the next frame on. Raises SegcamError and changes nothing
         when they cannot be applied (a background that does not load, a camera that does not open)."""
-        settings.validate()
+        validated(settings)
         new_capture = settings.source != self.settings.source
         capture = first = None
         if new_capture and self._capture is not None:

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from segcam import model_choice
+from segcam import effects
 from segcam.effects import Compositor
 from segcam.errors import SegcamError
 from segcam.guard import MODEL_SWITCHED, SCENE_CUT, STARTING, SWITCHED, PrivacyGuard, Verdict
@@ -98,6 +99,14 @@ class SceneCut:
         return change is not None and change > self.THRESHOLD
 
 
+def validated(settings: Settings) -> Settings:
+    """The settings, or SettingsError naming the setting no stage can use: the sections' own
+    checks, and the effect's name, which the effects check (settings do not import them)."""
+    settings.validate()
+    effects.check(settings.effect)
+    return settings
+
+
 class FrameProcessor:
     """Owns one segmenter, refiner and compositor, and applies setting changes to them.
 
@@ -108,7 +117,7 @@ class FrameProcessor:
 
     def __init__(self, settings: Settings, runtime: str = "auto", download: bool = True,
                  choose_by_speed: bool = True):
-        self.settings = settings.validate()
+        self.settings = validated(settings)
         # "auto" measures what this machine can afford (model_choice); evaluation wants the
         # same model on every machine, so it picks by frame shape alone
         self.choose_by_speed = choose_by_speed
@@ -126,7 +135,7 @@ class FrameProcessor:
 
     def update(self, settings: Settings) -> None:
         """Apply new settings; on error (bad background, bad value) nothing changes."""
-        settings.validate()
+        validated(settings)
         self.compositor.update(settings.effect)
         self.refiner.update(settings.mask)
         # auto's choice depends on the source too: a model calibrated for one camera is not the other's

@@ -1,10 +1,17 @@
-"""Reading videos back and finding where the person is, for end-to-end checks."""
+"""Helpers the tests share: videos read back, where the person is, data folders, a child's next line with
+a deadline, the checking tools CI must have, and a loopback file server standing in for download hosts."""
 
 import contextlib
+import functools
+import http.server
 import os
+import shutil
+import threading
+import time
 
 import cv2
 import numpy as np
+import pytest
 
 from segcam.errors import SourceError
 from segcam.io import video_frames
@@ -59,3 +66,64 @@ def data_dir(path):
             del os.environ["SEGCAM_DATA_DIR"]
         else:
             os.environ["SEGCAM_DATA_DIR"] = old
+
+
+def next_line(stream, timeout: float) -> str:
+    """The next line of a child's pipe, or the test fails after `timeout` seconds without one
+    (a bare readline waits forever on a child that hangs before it writes)."""
+    line = []
+    reader = threading.Thread(target=lambda: line.append(stream.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    if not line:
+        raise AssertionError(f"no line from the child within {timeout:.0f} s")
+    return line[0]
+
+
+def need_tool(command: str, package: str) -> str:
+    """The path of a checking tool, e.g. shellcheck. Where it is missing the test skips, but under
+    CI=true it fails: .ci/run installs every such tool, so a skip there would hide a check."""
+    path = shutil.which(command)
+    if path is None:
+        message = f"{command} is not installed (Debian package {package}; .ci/run installs it)"
+        if os.environ.get("CI", "").lower() in ("true", "1"):
+            pytest.fail(message + ", and CI=true: this check must run")
+        pytest.skip(message)
+    return path
+
+
+class _FileHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves a folder quietly, noting each path asked for; `delay_s` between 8 KB chunks."""
+
+    delay_s = 0.0
+    chunk = 8192
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):  # noqa: N802 - http.server's name
+        self.server.requests.append(self.path)
+        super().do_GET()
+
+    def copyfile(self, source, outputfile):
+        while block := source.read(self.chunk):
+            outputfile.write(block)
+            outputfile.flush()
+            time.sleep(self.delay_s)
+
+
+@contextlib.contextmanager
+def file_server(directory, delay_s: float = 0.0):
+    """A loopback HTTP server for the files in `directory`, standing in for a download host. It
+    has `url` ("http://127.0.0.1:PORT/") and `requests` (the paths asked for, in order);
+    `delay_s` between 8 KB chunks makes a download slow enough to act on while it runs."""
+    handler = type("Handler", (_FileHandler,), {"delay_s": delay_s})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(directory)))
+    server.requests = []
+    server.url = f"http://127.0.0.1:{server.server_address[1]}/"
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -3,6 +3,7 @@ pyvirtualcam with the recording backend standing in for the virtual camera drive
 
 import json
 import platform
+import time
 
 import cv2
 import numpy as np
@@ -628,6 +629,7 @@ def test_segcam_without_a_command_opens_the_app(qtbot, models_installed, hamilto
     from PySide6.QtWidgets import QApplication
 
     seen = {}
+    deadline = time.monotonic() + 120  # the app's start, the model's choice, three frames
 
     def close_when_sending():
         windows = [w for w in QApplication.topLevelWidgets() if w.isVisible() and hasattr(w, "controller")]
@@ -635,11 +637,17 @@ def test_segcam_without_a_command_opens_the_app(qtbot, models_installed, hamilto
         if windows and len(frames) >= 3:
             seen["settings"] = windows[0].running_settings
             windows[0].close()
+        elif time.monotonic() > deadline:  # give up, so that the app's loop ends and the test says why
+            seen["gave up"] = f"after 120 s: {len(windows)} window(s) shown, {len(frames)} frame(s) sent"
+            for window in windows:
+                window.close()
+            QApplication.quit()
         else:
             QTimer.singleShot(100, close_when_sending)
 
     QTimer.singleShot(100, close_when_sending)
     code = cli.main(["--source", str(hamilton_clip), "--effect", "splash", "--vcam-backend", vcam_backend])
+    assert "gave up" not in seen, seen["gave up"]
     assert code == 0
     assert seen["settings"].get("effect") == "splash" and seen["settings"].get("source") == str(hamilton_clip)
     assert RecordingBackend.instances[0].closed

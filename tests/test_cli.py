@@ -19,7 +19,7 @@ from segcam.models import derived, weights
 from segcam.processor import FrameProcessor
 from segcam.settings import Settings
 
-from helpers import greyness, read_video, regions
+from helpers import greyness, next_line, read_video, regions
 from recording_backend import NO_DRIVER_MESSAGE, MissingDriverBackend, RecordingBackend, registered
 
 
@@ -231,12 +231,14 @@ def test_python_dash_m_and_ctrl_c(models_installed, hamilton_clip, tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "segcam", "run", "--source", str(hamilton_clip), "--loop",
                              "--effect", "blur", "--output", str(out)],
                             stderr=subprocess.PIPE, text=True, env=env)
-    deadline = time.monotonic() + 60
-    line = proc.stderr.readline()  # the start line, printed once frames flow
-    assert "segcam:" in line, line
-    time.sleep(1.0)
-    proc.send_signal(signal.SIGINT)
-    err = proc.communicate(timeout=max(5, deadline - time.monotonic()))[1]
+    try:
+        line = next_line(proc.stderr, timeout=60)  # the start line, printed once frames flow
+        assert "segcam:" in line, line
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGINT)
+        err = proc.communicate(timeout=60)[1]
+    finally:
+        proc.kill()
     assert proc.returncode == 0, err
     assert "Stopped." in err and "Traceback" not in err
     assert len(read_video(out)) > 0

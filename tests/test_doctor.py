@@ -327,6 +327,26 @@ def test_packages_against_their_pins():
     assert doctor.check_packages(["torch >= 2.2, <3", "numpy"], versions.get).ok
 
 
+def test_pins_of_every_kind_are_read_as_pip_reads_them():
+    versions = {"a": "1.4.2", "b": "2.0", "c": "3.1+cu130", "d": "0.9"}
+
+    def meets(requirement):
+        return doctor.check_packages([requirement], versions.get).ok
+
+    assert meets("a==1.4.2") and meets("a==1.4.*") and not meets("a==1.4.3") and not meets("a!=1.4.2")
+    assert meets("a~=1.4") and meets("a~=1.4.0") and not meets("a~=1.3.0") and not meets("a~=1.5")
+    assert meets("b<3") and meets("b<=2.0") and not meets("b<2") and not meets("b>2.0")
+    assert meets("a>=1.2,<2") and not meets("a>=1.2,<1.4") and not meets("a >= 1.0, != 1.4.2")
+    assert meets("c==3.1") and meets("c>=3.1") and not meets("c<3.1")  # the local "+cu130" set aside
+    failed = doctor.check_packages(["a>=1.2,<1.4"], versions.get)
+    assert failed.detail == "a 1.4.2 (needs <1.4,>=1.2)" and failed.fix == 'pip install --upgrade "a>=1.2,<1.4"'
+    # a marker for another environment, or an extra, asks nothing of this one
+    assert meets('d>=5; python_version < "3"') and meets('d>=5; extra == "dev"')
+    assert not meets('d>=5; python_version >= "3"')
+    assert not doctor.check_python((3, 14, 0), ">=3.10,<3.14").ok
+    assert doctor.check_python((3, 13, 1), ">=3.10,<3.14").ok
+
+
 def test_a_packaged_app_may_leave_packages_out():
     versions = {"torch": "2.13.0+cpu", "numpy": "1.23.5"}
     bundled = doctor.check_packages(["torch>=2.2", "torchvision>=0.17"], versions.get, frozen=True)

@@ -1,5 +1,6 @@
 """The pipeline on a real clip, with the real network and a recording virtual camera."""
 
+import statistics
 import threading
 import time
 
@@ -44,15 +45,23 @@ def test_frames_reach_the_virtual_camera_exactly(models_installed, hamilton_clip
     assert greyness(received[-1][person]) > 5.0
 
 
-def test_stats_report_timings(models_installed, hamilton_clip):
+def test_stats_report_the_frames_own_timings(models_installed, hamilton_clip):
+    results = []
     settings = Settings(source=str(hamilton_clip), effect="blur", output="none", max_frames=20)
-    with Pipeline(settings) as pipeline:
-        pipeline.wait(timeout=60)
+    with Pipeline(settings, on_result=results.append) as pipeline:
+        assert pipeline.wait(timeout=60)
         stats = pipeline.stats
-    assert stats.frames == 20
+    assert stats.frames == len(results) == 20
     assert stats.model == "mediapipe-landscape" and stats.device == "cpu"
-    assert set(stats.stages) >= {"segment", "refine", "composite"}
-    assert all(v > 0 for v in (stats.ms_per_frame, stats.fps, stats.latency_ms))
+    # the medians of what each frame's result says it cost (20 frames: all in the window)
+    totals = [sum(result.ms.values()) for result in results]
+    assert stats.ms_per_frame == pytest.approx(statistics.median(totals))
+    for name in ("segment", "refine", "composite"):
+        assert stats.stages[name] == pytest.approx(statistics.median(r.ms[name] for r in results))
+    # a frame is shown after it is captured and processed, and one worker processes them in turn,
+    # so the frame rate is at most what the processing time allows
+    assert stats.latency_ms >= stats.ms_per_frame > 0
+    assert 0 < stats.fps <= 1000 / statistics.mean(totals[1:])
 
 
 def test_live_effect_change_applies_to_next_frames(models_installed, hamilton_clip):

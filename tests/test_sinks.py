@@ -79,7 +79,9 @@ def test_pace_holds_the_frame_rate(recorder):
         for _ in range(5):
             sink.send(frame)
         elapsed = time.perf_counter() - started
-    assert 0.2 <= elapsed < 0.5  # five frames at 20 fps: ~0.25 s instead of no time at all
+    # five frames at 20 fps take at least the four intervals between them, not no time at all;
+    # no upper bound: a busy machine may take longer without the pacing being wrong
+    assert elapsed >= 0.2
 
 
 def test_missing_driver_is_its_own_error_with_pyvirtualcams_words():
