@@ -43,7 +43,7 @@ def _add_pipeline_options(parser, live: bool) -> None:
         parser.add_argument("--fps", type=parse_fps, help="frame rate asked of the camera and sent out (default 30)")
         parser.add_argument("--loop", action="store_true", help="loop a video-file source")
         parser.add_argument("--vcam-backend", help="virtual camera backend: v4l2loopback or pipewire (Linux), obs, unitycapture; default: v4l2loopback where it is loaded, else PipeWire where its daemon runs")
-        parser.add_argument("--vcam-device", help="virtual camera device, e.g. /dev/video10")
+        parser.add_argument("--vcam-device", help="virtual camera device, e.g. /dev/video10 (pipewire: the camera's name, default segcam)")
     for key in _tuning_keys():
         _add_setting_option(parser, key)
 
