@@ -286,3 +286,13 @@ def test_the_daemon_stops_mid_run_and_the_file_goes_on(desk, models_installed, h
         assert len(reader.finish()) == 3
     finally:
         session.shutdown()
+
+
+def test_the_camera_is_named_by_vcam_device(desk, singer):
+    with sinks.VirtualCameraSink(WIDTH, HEIGHT, 30, backend="pipewire", device="segcam-2") as sink:
+        assert sink.device == "segcam-2"
+        reader = Consumer(desk, 2, target="segcam-2")
+        feed(sink, singer, reader.done)
+        assert len(reader.finish()) == 2
+    with pytest.raises(VirtualCameraError, match="may hold only letters"):
+        sinks.VirtualCameraSink(WIDTH, HEIGHT, 30, backend="pipewire", device="my camera, new")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import select
 import subprocess
 import threading
@@ -73,6 +74,9 @@ class PipeWireCamera:
         raw_format = RAW_FORMATS.get(decode_fourcc(fourcc))
         if raw_format is None:
             raise ValueError(f"the PipeWire camera does not take {decode_fourcc(fourcc)!r} frames")
+        if device is not None and not re.fullmatch(r"[A-Za-z0-9_.-]+", device):
+            # it goes into GStreamer's properties text, where a space or a comma would end it
+            raise ValueError(f"the PipeWire camera's name {device!r} may hold only letters, digits, '-', '_' and '.'")
         problem = system.pipewire_problem()
         if problem:
             raise RuntimeError(problem)
