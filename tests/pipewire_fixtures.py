@@ -5,6 +5,7 @@ with the reason; under CI=true they fail instead (.ci/run installs them)."""
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
@@ -36,4 +37,14 @@ def desk(module_desk, monkeypatch):
     monkeypatch.delenv("PIPEWIRE_REMOTE", raising=False)
     if not system.pipewire_answers():  # a test before this one took the daemon away
         module_desk.start_pipewire()
+    wait_until_no_camera(module_desk)
     return module_desk
+
+
+def wait_until_no_camera(desk, limit_s: float = 10.0) -> None:
+    """No segcam node is left from before: PipeWire removes a closed camera's node a moment after
+    its process ended, and a consumer started meanwhile would join the old one."""
+    deadline = time.monotonic() + limit_s
+    while [p for p in desk.nodes() if p.get("node.name", "").startswith("segcam")]:
+        assert time.monotonic() < deadline, "an old segcam node stays listed"
+        time.sleep(0.05)

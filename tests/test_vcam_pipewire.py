@@ -23,7 +23,7 @@ from segcam.errors import VirtualCameraError
 from segcam.session import Listener, Session
 from segcam.settings import Settings
 from segcam.vcam import pipewire, system
-from pipewire_fixtures import desk, module_desk, need_pipewire  # noqa: F401 - fixtures
+from pipewire_fixtures import desk, module_desk, need_pipewire, wait_until_no_camera  # noqa: F401 - fixtures
 
 WIDTH, HEIGHT = 320, 180
 
@@ -157,6 +157,7 @@ def test_a_resized_camera_is_a_new_camera_of_the_new_size(desk, singer):
     with sinks.VirtualCameraSink(WIDTH, HEIGHT, 30, backend="pipewire") as sink:
         feed(sink, singer, lambda: sink._camera._backend.connected)
     bigger = cv2.resize(singer, (WIDTH * 2, HEIGHT * 2))
+    wait_until_no_camera(desk)
     with sinks.VirtualCameraSink(WIDTH * 2, HEIGHT * 2, 15, backend="pipewire") as sink:
         reader = Consumer(desk, 2, WIDTH * 2, HEIGHT * 2)
         feed(sink, bigger, reader.done)
