@@ -246,6 +246,9 @@ class PipeWireCamera:
                 child.kill()
             child.wait()
             reason = _last_line(child.stderr.read().decode(errors="replace"))
+        if self._daemon_gone():  # the child ended because its daemon did: say what the user can see
+            self._daemon_lost()
+            return
         self._end_child()
         self._lost = True
         self._say(f"The PipeWire camera's GStreamer process ended{f' ({reason})' if reason else ''}; segcam starts "
