@@ -71,9 +71,19 @@ class Consumer:
 def wait_for_node(desk, limit_s: float = 30.0) -> None:
     """The camera's node is listed (it appears once the first frame went through)."""
     deadline = time.monotonic() + limit_s
-    while not [p for p in desk.nodes() if p.get("node.name") == pipewire.NODE_NAME]:
+    while not listed(desk):
         assert time.monotonic() < deadline, "segcam's node never appeared"
         time.sleep(0.1)
+
+
+def listed(desk, name: str = pipewire.NODE_NAME) -> bool:
+    return any(p.get("node.name") == name for p in desk.nodes())
+
+
+def offer(desk, sink, frame: np.ndarray, name: str = pipewire.NODE_NAME) -> None:
+    """Send frames until the camera's node is listed (it appears with the first frame through the
+    child); a consumer started before would not find it."""
+    feed(sink, frame, lambda: listed(desk, name))
 
 
 def feed(sink, frame: np.ndarray, until, limit_s: float = 30.0) -> None:
@@ -98,9 +108,8 @@ def test_frames_arrive_as_sent_after_the_yuy2_round_trip(desk, singer):
     with sinks.VirtualCameraSink(WIDTH, HEIGHT, 30, backend="pipewire") as sink:
         assert sink.device == "segcam" and "PipeWire camera 'segcam'" in sink.describe()
         assert "chrome://flags/#enable-webrtc-pipewire-camera" in sink.notes[0]
-        nodes = []  # the node appears once the first frame went through
-        feed(sink, singer, lambda: nodes.extend(p for p in desk.nodes() if p.get("node.name") == "segcam") or nodes)
-        node = nodes[0]
+        offer(desk, sink, singer)
+        node = next(p for p in desk.nodes() if p.get("node.name") == "segcam")
         assert (node["media.class"], node["media.role"], node["node.description"]) == \
             ("Video/Source", "Camera", "segcam")
         reader = Consumer(desk, 5)
@@ -115,6 +124,7 @@ def test_frames_arrive_as_sent_after_the_yuy2_round_trip(desk, singer):
 
 def test_consumer_closes_and_another_opens(desk, singer):
     with sinks.VirtualCameraSink(WIDTH, HEIGHT, 30, backend="pipewire") as sink:
+        offer(desk, sink, singer)
         for _ in range(2):
             reader = Consumer(desk, 3)
             feed(sink, singer, reader.done)
@@ -133,6 +143,7 @@ def test_daemon_stops_and_returns(desk, singer, caplog):
         desk.start_pipewire()
         feed(sink, singer, lambda: said("segcam's PipeWire camera 'segcam' is offered again."))
         assert camera.connected
+        offer(desk, sink, singer)
         reader = Consumer(desk, 3)
         feed(sink, singer, reader.done)
         assert len(reader.finish()) == 3
@@ -141,6 +152,7 @@ def test_daemon_stops_and_returns(desk, singer, caplog):
 def test_closing_while_a_consumer_holds_the_camera_ends_the_child(desk, singer):
     sink = sinks.VirtualCameraSink(WIDTH, HEIGHT, 30, backend="pipewire")
     child = sink._camera._backend._child
+    offer(desk, sink, singer)
     reader = Consumer(desk, None)
     try:
         feed(sink, singer, reader.frames)
@@ -156,10 +168,11 @@ def test_closing_while_a_consumer_holds_the_camera_ends_the_child(desk, singer):
 
 def test_a_resized_camera_is_a_new_camera_of_the_new_size(desk, singer):
     with sinks.VirtualCameraSink(WIDTH, HEIGHT, 30, backend="pipewire") as sink:
-        feed(sink, singer, lambda: sink._camera._backend.connected)
+        offer(desk, sink, singer)
     bigger = cv2.resize(singer, (WIDTH * 2, HEIGHT * 2))
     wait_until_no_camera(desk)
     with sinks.VirtualCameraSink(WIDTH * 2, HEIGHT * 2, 15, backend="pipewire") as sink:
+        offer(desk, sink, bigger)
         reader = Consumer(desk, 2, WIDTH * 2, HEIGHT * 2)
         feed(sink, bigger, reader.done)
         frames = reader.finish()
@@ -293,6 +306,7 @@ def test_the_daemon_stops_mid_run_and_the_file_goes_on(desk, models_installed, h
 def test_the_camera_is_named_by_vcam_device(desk, singer):
     with sinks.VirtualCameraSink(WIDTH, HEIGHT, 30, backend="pipewire", device="segcam-2") as sink:
         assert sink.device == "segcam-2"
+        offer(desk, sink, singer, "segcam-2")
         reader = Consumer(desk, 2, target="segcam-2")
         feed(sink, singer, reader.done)
         assert len(reader.finish()) == 2
