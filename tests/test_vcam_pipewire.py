@@ -28,9 +28,21 @@ from pipewire_fixtures import desk, module_desk, need_pipewire, wait_until_no_ca
 WIDTH, HEIGHT = 320, 180
 
 
+@pytest.fixture(autouse=True)
+def no_consumer_left():
+    """A test that fails while a consumer waits must not leave it running."""
+    yield
+    for reader in Consumer.started:
+        if reader.process.poll() is None:
+            reader.stop()
+    Consumer.started.clear()
+
+
 class Consumer:
     """A GStreamer consumer of the camera, its BGR frames read off its stdout on a thread (the
     caps filter after pipewiresrc is needed: without it, the negotiation stalls)."""
+
+    started: list[Consumer] = []
 
     def __init__(self, desk, frames: int | None, width: int = WIDTH, height: int = HEIGHT,
                  target: str = pipewire.NODE_NAME):
@@ -41,6 +53,7 @@ class Consumer:
         self.size = (width, height)
         self.data = bytearray()
         self.process = subprocess.Popen(command, env=desk.env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        Consumer.started.append(self)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
