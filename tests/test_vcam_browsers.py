@@ -114,9 +114,11 @@ def test_segcam_stops_while_a_browser_holds_the_camera(green_room, module_desk, 
         err = green_room.communicate(timeout=30)[1]
         assert "Stopped." in err and "Traceback" not in err, err  # its own stop ran to the end
         # 0; or, now and then, an abort after that end, which main shows too without any virtual
-        # camera ("terminate called without an active exception" at exit: a separate bug)
-        assert green_room.returncode == 0 or (green_room.returncode == -signal.SIGABRT and
-                                             err.rstrip().endswith("terminate called without an active exception")), err
+        # camera: a native thread unwound at the interpreter's exit (a separate bug, in the
+        # CHANGELOG), in one of glibc's two words for it
+        aborted_at_exit = err.rstrip().endswith(("terminate called without an active exception",
+                                                 "FATAL: exception not rethrown"))
+        assert green_room.returncode == 0 or (green_room.returncode == -signal.SIGABRT and aborted_at_exit), err
         time.sleep(0.5)  # an orphan would be reparented, a zombie would stay listed
         assert not [pid for pid in children if Path(f"/proc/{pid}").exists()]
     finally:
