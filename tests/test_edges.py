@@ -157,6 +157,7 @@ def test_edge_refinement_takes_the_fringe_off_real_cutouts(models_installed, cut
         processor.close()
         summaries[refine] = report.summary(np.mean)
     before, after = summaries[False], summaries[True]
-    assert after["ring_alpha"] < 0.8 * before["ring_alpha"]
-    assert after["band_color_error"] < 0.9 * before["band_color_error"]
+    # on these four: the ring 0.036 -> 0.020, the colour error 8.0 -> 4.6 (plain bilinear -> refined)
+    assert after["ring_alpha"] < 0.7 * before["ring_alpha"]
+    assert after["band_color_error"] < 0.7 * before["band_color_error"]
     assert after["iou"] >= before["iou"] - 0.005
