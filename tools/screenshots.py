@@ -5,8 +5,8 @@
 One PNG per effect (window-<effect>.png) plus the mask view, and closeup-models.jpg: the
 Hamilton clip's close-up profile (frames 25-35) through MediaPipe and through Robust Video
 Matting, each over the bookshelf background, with the models' own masks beneath; and a strip
-of frames for each of the privacy guard, only me, framing, lens blur and low light
-(feature-<name>.jpg, see tools/feature_strips.py). `--parts` renders some of them.
+of frames for each of the privacy guard, only me, framing, lens blur, low light and the
+person's edge (feature-<name>.jpg, see tools/feature_strips.py). `--parts` renders some of them.
 
 The window runs the real pipeline on the stretch of the Hamilton clip where the singer faces
 the camera (the clip also cuts to the audience), read as a looping image sequence; nothing
