@@ -113,6 +113,7 @@ class Pipeline:
         self.learner = None  # segcam.learn.Learner while one runs
         self.learn_note = ""  # why learning is off, when it was asked for
         self._learner_checked_at = 0
+        self._learn_pending = False  # a learner starts with the next frame (its source or size is new)
         self._opener = opener  # how the source is opened (default: segcam.capture.open_source)
         self.processor = FrameProcessor(settings, runtime=runtime)
         self._make_sinks = make_sinks
@@ -291,10 +292,11 @@ class Pipeline:
                 self._start_learning()
         return lines
 
-    def _start_learning(self) -> None:
+    def _start_learning(self, frame_size: tuple[int, int] | None = None) -> None:
         from segcam import learn
 
         self.learn_note = ""
+        self._learn_pending = False
         if self.learn is None:
             return
         reason = learn.why_not(self.processor)
@@ -302,7 +304,7 @@ class Pipeline:
             self.learn_note = reason
             return
         try:
-            width, height = self.frame_size
+            width, height = frame_size or self.frame_size
             plan = learn.plan_for(self.processor, self.settings.source.name, (width, height), self.learn.name)
             self.learner = learn.Learner(plan, self.processor.segmenter, self.learn.worker)
         except Exception as exc:  # noqa: BLE001 - learning is a bonus: the call goes on without it
@@ -311,11 +313,12 @@ class Pipeline:
 
     def _restart_learning(self) -> None:
         """Under the lock: the old learner is stopped on a thread of its own (it may take a while
-        to end its step); a new one starts for what runs now."""
+        to end its step); a new one starts with the next frame, for the network that runs it."""
         old, self.learner = self.learner, None
         if old is not None:
             threading.Thread(target=old.stop, name="segcam-learner-stop", daemon=True).start()
-        self._start_learning()
+        self.learn_note = ""
+        self._learn_pending = self.learn is not None
 
     def learned_report(self) -> dict | None:
         """What the learner did (see learn.Learner.report), why it did not run, or None when not asked."""
@@ -331,6 +334,8 @@ class Pipeline:
     def _learning_before(self) -> None:
         """Between frames: take what the learner offers."""
         learner = self.learner
+        if learner is None:
+            return
         if learner.take_kept():
             self.processor.adopt_registered()
         swap = learner.take_swap()
@@ -338,9 +343,14 @@ class Pipeline:
             log.info("segcam: learning: %s", swap.note)
 
     def _learning_after(self, frame: np.ndarray) -> None:
+        size = (frame.shape[1], frame.shape[0])
+        if self._learn_pending:
+            self._start_learning(size)
+            return
         learner = self.learner
-        if self.processor.segmenter is not None and self.processor.segmenter.name != learner.plan.live:
-            self._restart_learning()  # another model runs now: learn for it
+        segmenter = self.processor.segmenter
+        if segmenter is not None and (segmenter.name != learner.plan.live or learner.plan.frame_size != size):
+            self._restart_learning()  # another model or frame size now: learn for it from the next frame
             return
         learner.offer(frame)
         if self._frames - self._learner_checked_at >= 30:  # once a second at 30 fps
@@ -406,7 +416,7 @@ class Pipeline:
                 result = Result(frame.image, alpha, output, {name: 0.0 for name in STAGES})
             else:
                 learning_s = 0.0  # the learner's share of the live path: counted in the frame's time
-                if self.learner is not None:
+                if self.learner is not None or self._learn_pending:
                     started = time.perf_counter()
                     self._learning_before()
                     learning_s = time.perf_counter() - started
@@ -414,7 +424,7 @@ class Pipeline:
                 self._last = result
                 self._guard = result.guard.reason if result.guard is not None and result.guard.holding else ""
                 self._guard_held += bool(self._guard)
-                if self.learner is not None:  # never a paused frame: the user hid it
+                if self.learner is not None or self._learn_pending:  # never a paused frame: the user hid it
                     started = time.perf_counter()
                     self._learning_after(frame.image)
                     learning_s += time.perf_counter() - started
@@ -473,7 +483,8 @@ class Pipeline:
                 source_status=capture.status if capture else "",
                 guard=self._guard if self.pause_mode is None else "",
                 guard_held=self._guard_held,
-                learning=self.learner.status_line() if self.learner is not None else self.learn_note,
+                learning=self.learner.status_line() if self.learner is not None else
+                ("Learning your room: starting" if self._learn_pending else self.learn_note),
             )
 
     def summary(self) -> dict:

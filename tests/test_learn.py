@@ -161,3 +161,47 @@ def test_learning_without_rvm_is_off_with_one_sentence(models_installed, carphon
     assert "Learning is off: it needs RVM's weights" in err and "segcam models download rvm" in err
     assert main(["run", "--source", str(carphone_clip), "--output", "none", "--learn-as", "rvm"]) == 2
     assert "built-in model" in capsys.readouterr().err
+
+
+def test_a_failed_save_leaves_the_previous_learned_model_whole(own_rvm_models, carphone_clip):
+    import queue
+    import resource
+    import signal
+    import threading
+
+    processor = _processor(carphone_clip)
+    plan = learn.plan_for(processor, str(carphone_clip), (176, 144), "kept-before")
+    worker = learn._Worker(plan, queue.Queue(), threading.Event(), threading.Event(), time.thread_time)
+    worker.live = learn_trainable("mediapipe-general")
+    worker.keep("round 1")
+    path = calibrated.path_for("kept-before")
+    before = path.read_bytes()
+    with torch.no_grad():
+        worker.live.network.output.bias.add_(1.0)  # a later round's weights
+    # the disk fills while the next one is written: files may grow no larger than 64 kB
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, hard))
+    try:
+        worker.keep("round 2")
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, handler)
+    assert "could not keep it" in worker.progress.note and "the previous learned model stays" in worker.progress.note
+    assert path.read_bytes() == before  # whole, as it was
+    assert [p.name for p in path.parent.iterdir()] == ["kept-before.pt"]  # no half-written file beside it
+
+
+def test_a_source_switch_drops_the_round_and_learns_for_the_new_source(own_rvm_models, carphone_clip,
+                                                                       hamilton_clip):
+    settings = Settings(source=str(carphone_clip), loop=True, effect="blur", output="none")
+    with Pipeline(settings, realtime=True, learn=learn.Request(worker="thread")) as pipeline:
+        first = pipeline.learner
+        assert first.plan.source == calibrated.source_key(str(carphone_clip))
+        pipeline.update(settings.replace(source=str(hamilton_clip)))
+        _wait_for(lambda: not first.alive, 30)  # stopped: its round, if any, is dropped
+        # one for the new source starts with its frames (a frame of the old one may still be on its way)
+        _wait_for(lambda: pipeline.learner is not None and pipeline.learner.plan.frame_size == (640, 360), 30)
+        second = pipeline.learner
+        assert second is not first and second.plan.source == calibrated.source_key(str(hamilton_clip))
+        assert second.plan.live == "mediapipe-landscape" and second.alive
