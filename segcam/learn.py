@@ -59,7 +59,7 @@ BUFFER = 100  # labelled frames in memory, about 0.6 MB each at 512x288
 HELD_EVERY = 3  # every third labelled frame is held back
 MIN_FRAMES = 9  # labelled before the first round: 6 to train on, 3 to check with
 NEW_PER_ROUND = 3  # new labelled frames before the next round
-ROUND_STEPS, ROUND_BUDGET_S = 60, 40.0
+ROUND_STEPS, ROUND_BUDGET_S = 60, 40.0  # the budget in the worker's CPU seconds
 BATCH_SIZE, LEARNING_RATE = 8, 1e-3
 MARGIN = 0.01  # IoU a round must gain over both the live and the stock network
 DRIFT_WINDOW = 4  # recent held-back frames on which the live network must not fall below stock
@@ -497,12 +497,12 @@ class _Worker:
                 if self.stop.is_set():
                     raise Stop
             self.progress.state = state
-        now = time.monotonic()
         if self._busy_since is not None and self.plan.duty < 1.0:
-            rest = (now - self._busy_since) * (1.0 / self.plan.duty - 1.0)
+            # the CPU it used, not the time it took: a niced process on a busy machine waits long
+            rest = (self.clock() - self._busy_since) * (1.0 / self.plan.duty - 1.0)
             if self.stop.wait(min(rest, 5.0)):
                 raise Stop
-        self._busy_since = time.monotonic()
+        self._busy_since = self.clock()
 
     # -- the loop --
 
@@ -621,7 +621,7 @@ class _Worker:
             result = fit.fine_tune(candidate, data, max_steps=self.plan.round_steps,
                                    budget_s=self.plan.round_budget_s, batch_size=BATCH_SIZE, lr=LEARNING_RATE,
                                    device="cpu", seed=self.plan.seed + self.progress.rounds, frozen=FROZEN,
-                                   should_stop=self._between_steps)
+                                   should_stop=self._between_steps, clock=self.clock)
         except fit.Stopped:
             raise Stop from None
         self.progress.rounds += 1

@@ -35,9 +35,11 @@ class FitResult:
 def fine_tune(model: Trainable, data: Dataset, *, max_steps: int, budget_s: float, batch_size: int = 8,
               lr: float = 1e-3, weight_decay: float = 1e-4, device: str = "cpu", seed: int = 0,
               frozen: tuple[str, ...] = (), on_step: Callable[[int, float, float], None] | None = None,
-              should_stop: Callable[[], bool] | None = None) -> FitResult:
+              should_stop: Callable[[], bool] | None = None,
+              clock: Callable[[], float] = time.monotonic) -> FitResult:
     """Train `model.network` in place on `data` until `max_steps` or `budget_s` seconds, whichever
-    comes first; the parameters whose names start with a `frozen` prefix stay as they are.
+    comes first (seconds of `clock`: the online learner counts its own CPU time, not the time it
+    waited); the parameters whose names start with a `frozen` prefix stay as they are.
     on_step(step, progress 0..1, loss) after each step; Stopped when should_stop()."""
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
@@ -47,7 +49,7 @@ def fine_tune(model: Trainable, data: Dataset, *, max_steps: int, budget_s: floa
     stepper = Stepper(network, model.mean, model.std, lr=lr, weight_decay=weight_decay, device=device, frozen=frozen)
     warmup = max(1, min(20, max_steps // 10))
     losses: list[float] = []
-    started = time.monotonic()
+    started = clock()
     step, progress = 0, 0.0
     try:
         while progress < 1.0:
@@ -57,7 +59,7 @@ def fine_tune(model: Trainable, data: Dataset, *, max_steps: int, budget_s: floa
                 stepper.set_lr_factor(learning_rate_factor(progress, step, warmup))
                 losses.append(stepper.step(batch))
                 step += 1
-                progress = max(step / max_steps, (time.monotonic() - started) / budget_s)
+                progress = max(step / max_steps, (clock() - started) / budget_s)
                 if on_step is not None:
                     on_step(step, min(1.0, progress), losses[-1])
                 if progress >= 1.0:
@@ -65,4 +67,4 @@ def fine_tune(model: Trainable, data: Dataset, *, max_steps: int, budget_s: floa
     finally:
         stepper.close()
     tenth = max(1, len(losses) // 10)
-    return FitResult(step, time.monotonic() - started, sum(losses[:tenth]) / tenth, sum(losses[-tenth:]) / tenth)
+    return FitResult(step, clock() - started, sum(losses[:tenth]) / tenth, sum(losses[-tenth:]) / tenth)
