@@ -37,7 +37,7 @@ import threading
 import time
 import warnings
 import zlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
 import cv2
@@ -344,10 +344,9 @@ class Learner:
     def _handle(self, message: dict) -> None:
         kind = message.get("kind")
         if kind == "progress":
-            before = self.progress
             self.progress = Progress(**message["progress"])
-            if self.progress.state == "failed" and before.state != "failed":
-                self._failed(self.progress.error, told=False)
+            if self.progress.state == "failed":
+                self._failed(self.progress.error)
             if message.get("kept"):
                 from segcam.models import calibrated
 
@@ -359,7 +358,7 @@ class Learner:
             with self._lock:
                 self._swap = Swap(self.plan.live, runner, message["to"], message["note"])
 
-    def _failed(self, error: str, told: bool = False) -> None:
+    def _failed(self, error: str) -> None:
         self.progress.state, self.progress.error = "failed", error
         if not self._told_failure:
             self._told_failure = True

@@ -115,34 +115,6 @@ def trainable(config: TrainConfig) -> Trainable:
                         "or a segcam model file to continue from.")
 
 
-class LogitsOf(nn.Module):
-    """The network's logits: the output of its layer named `output`, before the final sigmoid.
-
-    Both trainable architectures end in `sigmoid(self.output(...))`; reading the logits there
-    keeps BCE numerically sound without a second forward path in the networks.
-    """
-
-    def __init__(self, network: nn.Module):
-        super().__init__()
-        output = getattr(network, "output", None)
-        if not isinstance(output, nn.Module):
-            raise SettingsError(f"{type(network).__name__} has no `output` layer to train against.")
-        self.network = network
-        self._logits: torch.Tensor | None = None
-        self._hook = output.register_forward_hook(self._keep)
-
-    def _keep(self, module, inputs, result) -> None:
-        self._logits = result
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.network(x)
-        logits, self._logits = self._logits, None
-        return logits
-
-    def detach_hook(self) -> None:
-        self._hook.remove()
-
-
 def build_training_data(config: TrainConfig, size: tuple[int, int], device: str) -> ConcatDataset:
     sources: list[Dataset] = [datasets.folder_dataset(path) for path in config.folders]
     sources += [datasets.CocoPeople(ann, images) for ann, images in config.coco]

@@ -15,7 +15,36 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from segcam.errors import SettingsError
 from segcam.train.losses import segmentation_loss
+
+
+class LogitsOf(nn.Module):
+    """The network's logits: the output of its layer named `output`, before the final sigmoid.
+
+    Both trainable architectures end in `sigmoid(self.output(...))`; reading the logits there
+    keeps BCE numerically sound without a second forward path in the networks.
+    """
+
+    def __init__(self, network: nn.Module):
+        super().__init__()
+        output = getattr(network, "output", None)
+        if not isinstance(output, nn.Module):
+            raise SettingsError(f"{type(network).__name__} has no `output` layer to train against.")
+        self.network = network
+        self._logits: torch.Tensor | None = None
+        self._hook = output.register_forward_hook(self._keep)
+
+    def _keep(self, module, inputs, result) -> None:
+        self._logits = result
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.network(x)
+        logits, self._logits = self._logits, None
+        return logits
+
+    def detach_hook(self) -> None:
+        self._hook.remove()
 
 
 def learning_rate_factor(progress: float, step: int, warmup_steps: int) -> float:
@@ -37,8 +66,6 @@ class Stepper:
     def __init__(self, network: nn.Module, mean, std, *, lr: float, weight_decay: float = 1e-4,
                  device: str = "cpu", frozen: tuple[str, ...] = (), dice_weight: float = 1.0,
                  wrap: Callable[[nn.Module], nn.Module] | None = None):
-        from segcam.train.loop import LogitsOf
-
         self.network = network
         self.lr = lr
         self.device = device
