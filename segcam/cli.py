@@ -99,7 +99,9 @@ def settings_from_args(args: argparse.Namespace, base: Settings | None = None) -
         changes["width"], changes["height"] = args.size
     if getattr(args, "loop", False):
         changes["loop"] = True
-    return s.replace(**changes).validate()
+    settings = s.replace(**changes).validate()
+    effects.check(settings.effect)
+    return settings
 
 
 def base_settings(args: argparse.Namespace) -> Settings:
@@ -108,7 +110,9 @@ def base_settings(args: argparse.Namespace) -> Settings:
     path = getattr(args, "settings", None)
     if not path:
         return Settings()
-    settings, warnings = settings_store.read(path)
+    from segcam import effects
+
+    settings, warnings = settings_store.read(path, checks=effects.SETTINGS_CHECKS)
     for warning in warnings:
         _warn(f"segcam: {warning}")
     return settings
@@ -273,7 +277,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         described = ", ".join(sink.describe() for sink in sinks) or "no output"
         width, height = pipeline.frame_size
         _say(args, f"segcam: {settings.source.name} ({width}x{height}) -> {settings.effect.name} -> {described}")
-        _say(args, f"segcam: model {pipeline.stats.model_reason}")
+        started = pipeline.stats
+        _say(args, f"segcam: model {_model_reason(args, started.model, started.model_reason)}")
         for note in (note for sink in sinks for note in sink.notes):
             _warn(f"segcam: {note}")
         try:
@@ -301,12 +306,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _model_reason(args: argparse.Namespace, running: str, reason: str) -> str:
+    """Why this model runs, in the command line's words: a --model other than auto was chosen here,
+    not in the settings (the processor cannot tell the two apart)."""
+    from segcam import model_choice
+
+    if getattr(args, "model", None) in (None, "", "auto"):
+        return reason
+    return model_choice.pinned(running, model_choice.ON_THE_COMMAND_LINE).reason
+
+
 def _print_summary(args, pipeline) -> None:
     """--json: the run's numbers as one JSON object, the only thing on stdout."""
     if args.json:
         import json
 
-        print(json.dumps(pipeline.summary()), flush=True)
+        summary = pipeline.summary()
+        summary["model_reason"] = _model_reason(args, summary["model"], summary["model_reason"])
+        print(json.dumps(summary), flush=True)
 
 
 def _expected_frames(pipeline, settings: Settings) -> int | None:
@@ -405,6 +422,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     settings = settings_from_args(args, base_settings(args))
     report = bench.run(settings, frames=args.frames, source=args.source, runtime=args.runtime)
+    report["model_reason"] = _model_reason(args, report["model"], report["model_reason"])
     print(bench.format_json(report) if args.json else bench.format_text(report))
     return 0
 
@@ -486,7 +504,9 @@ def cmd_app(args: argparse.Namespace) -> int:
     """The desktop app, on the saved settings overlaid with the options given."""
     from segcam import settings as settings_store
 
-    saved, warnings = settings_store.load()
+    from segcam import effects
+
+    saved, warnings = settings_store.load(checks=effects.SETTINGS_CHECKS)
     settings = settings_from_args(args, base=saved)
     if not has_display():
         # Qt would abort the process with a long plugin message; say it in one sentence

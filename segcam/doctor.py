@@ -12,13 +12,16 @@ import itertools
 import json
 import os
 import platform
-import re
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.version import InvalidVersion, Version
 
 from segcam import __version__
 from segcam.system import has_display
@@ -40,7 +43,7 @@ class CheckResult:
     name: str
     ok: bool
     detail: str
-    fix: str = ""  # what to do, for this platform; empty when ok
+    fix: str = ""  # what to do, for this platform; for a check that passes, a tip (or empty)
 
 
 def _default_run(argv: Sequence[str]) -> str | None:
@@ -99,21 +102,26 @@ def _read(path: Path) -> str | None:
 
 # -- Python and packages -------------------------------------------------------------------
 
-def _version_tuple(text: str) -> tuple[int, ...]:
-    """(2, 14, 1) from "2.14.1+cu130"; enough to compare against a ">=" pin."""
-    return tuple(int(part) for part in re.findall(r"\d+", text.split("+")[0])[:3])
+def _meets(version: str, specifier: SpecifierSet) -> bool:
+    """Whether `version` is one `specifier` allows (PEP 440: "2.14.1+cu130" meets ">=2.2" and
+    "==2.14.1"); a version that is not PEP 440 meets none but an empty specifier."""
+    try:
+        return specifier.contains(Version(version), prereleases=True)
+    except InvalidVersion:
+        return not specifier
 
 
 def check_python(version: tuple[int, ...] = tuple(sys.version_info[:3]), requires: str | None = None) -> CheckResult:
     if requires is None:
         requires = _segcam_metadata("Requires-Python") or ">=3.10"
-    needed = _version_tuple(requires)
     shown = ".".join(map(str, version))
-    if version >= needed:
+    if _meets(shown, SpecifierSet(requires)):
         return CheckResult("Python", True, f"{shown} (segcam needs {requires})")
+    minimums = [spec.version for spec in SpecifierSet(requires) if spec.operator in (">=", "~=")]
+    wanted = f"Python {minimums[0]} or newer" if len(minimums) == 1 and "<" not in requires else \
+        f"a Python that segcam supports ({requires})"
     return CheckResult("Python", False, f"{shown}, but segcam needs {requires}",
-                       f"install Python {'.'.join(map(str, needed))} or newer and reinstall segcam in a "
-                       "virtual environment made with it")
+                       f"install {wanted} and reinstall segcam in a virtual environment made with it")
 
 
 def _segcam_metadata(key: str) -> str | None:
@@ -124,12 +132,18 @@ def _segcam_metadata(key: str) -> str | None:
 
 
 def segcam_requirements() -> list[str]:
-    """segcam's install requirements ("torch>=2.2", ...), extras left out."""
+    """segcam's install requirements ("torch>=2.2", ...) for this machine: extras left out, and
+    those whose marker is for another environment (`python_version < "3.11"`)."""
     try:
         requires = metadata.requires("segcam") or []
     except metadata.PackageNotFoundError:
         return []
-    return [r for r in requires if ";" not in r]
+    return [r for r in requires if _applies(Requirement(r))]
+
+
+def _applies(requirement: Requirement) -> bool:
+    """Whether a requirement holds here: no marker, or one this environment meets with no extra."""
+    return requirement.marker is None or requirement.marker.evaluate({"extra": ""})
 
 
 def installed_version(dist: str) -> str | None:
@@ -141,7 +155,8 @@ def installed_version(dist: str) -> str | None:
 
 def check_packages(requirements: list[str], version_of: Callable[[str], str | None] = installed_version,
                    frozen: bool = False) -> CheckResult:
-    """Every requirement installed at or above its pin.
+    """Every requirement installed in a version its specifier allows (any PEP 508 requirement:
+    "numpy>=1.24", "torch>=2.2,<3", "onnx==1.15.*", markers); one not for this environment is skipped.
 
     A packaged (frozen) app carries only what segcam imports, and pip cannot change it, so
     there a requirement it left out is shown but is not a failure.
@@ -151,17 +166,18 @@ def check_packages(requirements: list[str], version_of: Callable[[str], str | No
                            "reinstall segcam: pip install --force-reinstall segcam")
     shown, problems = [], []
     for requirement in requirements:
-        name = re.match(r"[A-Za-z0-9._-]+", requirement).group(0)
-        pin = re.search(r">=\s*([\w.]+)", requirement)  # segcam pins minimums only
-        minimum = pin.group(1) if pin else ""
+        parsed = Requirement(requirement)
+        if not _applies(parsed):
+            continue
+        name = parsed.name
         found = version_of(name)
         if found is None:
             shown.append(f"{name} not bundled" if frozen else f"{name} missing")
             if not frozen:
                 problems.append(requirement)
-        elif minimum and _version_tuple(found) < _version_tuple(minimum):
+        elif not _meets(found, parsed.specifier):
             problems.append(requirement)
-            shown.append(f"{name} {found} (needs >={minimum})")
+            shown.append(f"{name} {found} (needs {parsed.specifier})")
         else:
             shown.append(f"{name} {found}")
     detail = ", ".join(shown)
@@ -222,7 +238,19 @@ def check_torch(facts: TorchFacts, nvidia_gpu: bool = False) -> CheckResult:
             fix = ("this machine has an NVIDIA GPU: install a CUDA build of torch (pytorch.org's install "
                    "selector gives the pip command for your OS and driver)")
         return CheckResult("torch", False, detail, fix)
+    if facts.cuda_build and not nvidia_gpu:
+        # it works, on the CPU; but the CUDA libraries it brought are dead weight here
+        return CheckResult("torch", True, detail, CPU_TORCH_TIP)
     return CheckResult("torch", True, detail)
+
+
+# measured for the README: a venv with the default (CUDA) torch 6.0 GB, with the CPU build 1.5 GB.
+# pip keeps an installed torch (and the NVIDIA libraries beside it), so the way is a new venv.
+CPU_TORCH_TIP = ("without an NVIDIA GPU this CUDA build's libraries are of no use: the CPU build saves about "
+                 "4.5 GB. pip keeps an installed torch, so make a new venv: delete this one and run "
+                 "`sh packaging/install.sh` (it takes the CPU build where there is no NVIDIA driver), or in the new "
+                 "venv run `pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu` "
+                 "before installing segcam")
 
 
 # -- cameras -------------------------------------------------------------------------------
@@ -471,6 +499,43 @@ def virtual_camera_checks(host: Host, configured_device: str | None = None) -> l
                         "use --output FILE.mp4 to process video files")]
 
 
+# -- the virtual camera's advice: one source for doctor, the command line and the app --------
+
+# the checks whose failure keeps the virtual camera from starting at all (exclusive_caps off
+# still starts it: meeting apps just do not list it)
+_BLOCKING = ("v4l2loopback", "Loopback device", "Device access", "Virtual camera")
+
+
+def virtual_camera_problem(host: Host | None = None) -> CheckResult | None:
+    """The first failed check that keeps the virtual camera from starting on this machine, with
+    doctor's fix for it; None when nothing does. Runs commands (modinfo, mokutil): call it off
+    a GUI thread."""
+    try:
+        checks = virtual_camera_checks(host or Host())
+    except Exception:  # noqa: BLE001 - a check that cannot run still leaves the plain advice
+        return CheckResult("Virtual camera", False, "could not be checked", _plain_fix((host or Host()).system))
+    return next((check for check in checks if not check.ok and check.fix and check.name in _BLOCKING), None)
+
+
+def _plain_fix(system: str) -> str:
+    if system == "Linux":
+        return f"install your distribution's v4l2loopback package, then {MODPROBE}"
+    if system in ("Windows", "Darwin"):
+        return "install OBS Studio and click its Start Virtual Camera button once"
+    return "use --output FILE.mp4 to process video files"
+
+
+def no_virtual_camera(reason: str = "", problem: CheckResult | None = None, host: Host | None = None) -> str:
+    """The one sentence the command line and the app say when the virtual camera cannot start:
+    what is missing on this machine and the fix `segcam doctor` gives for it (`problem`, or
+    found now); pyvirtualcam's own words (`reason`) when doctor finds nothing missing."""
+    problem = problem or virtual_camera_problem(host)
+    if problem is None:
+        said = f" (pyvirtualcam: {reason})" if reason else ""
+        return f"The virtual camera did not start, although segcam doctor finds its driver ready{said}."
+    return f"No virtual camera ({problem.name}: {problem.detail}): {problem.fix}."
+
+
 # -- model weights -------------------------------------------------------------------------
 
 def check_weights() -> list[CheckResult]:
@@ -610,8 +675,8 @@ def format_text(results: list[CheckResult], marks: tuple[str, str] = ("âœ”", "âœ
     lines = [f"segcam doctor: segcam {__version__}, {platform.system()} {platform.release()} ({platform.machine()})"]
     for r in results:
         lines.append(f"{good if r.ok else bad} {r.name:<{width}}  {r.detail}")
-        if not r.ok and r.fix:
-            lines.append(f"  {' ' * width}  fix: {r.fix}")
+        if r.fix:
+            lines.append(f"  {' ' * width}  {'tip' if r.ok else 'fix'}: {r.fix}")
     failed = sum(not r.ok for r in results)
     lines.append("All checks passed." if not failed else f"{failed} of {len(results)} checks failed.")
     return "\n".join(lines)

@@ -35,6 +35,16 @@ class VirtualCameraError(SegcamError):
     """The virtual camera cannot be started (usually: no driver installed)."""
 
 
+class NoVirtualCamera(VirtualCameraError):
+    """pyvirtualcam could not open a virtual camera: no driver, or its device is missing or not
+    writable. `reason` is pyvirtualcam's own words; the session adds what to do on this machine
+    (segcam.doctor.no_virtual_camera), which the sinks' layer cannot know."""
+
+    def __init__(self, reason: str):
+        super().__init__(f"Cannot start the virtual camera (pyvirtualcam: {reason}).")
+        self.reason = reason
+
+
 class SettingsError(SegcamError):
     """A setting has a value segcam cannot use."""
 

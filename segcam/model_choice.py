@@ -9,8 +9,8 @@ model and cores), device, frame size and quality: a dozen frames through the rea
 path with the blur composited on every one, timed as `segcam bench` times them
 (segcam.frame_timing), a second or two; the figures are kept in the data folder. Auto takes
 the highest-quality one whose frame fits in `BUDGET` of the frame interval, so capture, the
-preview and the virtual camera keep the rest. The fast MediaPipe network for the frame's shape is the floor: it is always
-affordable. A model that later cannot keep up (the pipeline sees its frames take longer than
+preview and the virtual camera keep the rest. The fast MediaPipe network for the frame's
+shape is the floor: it is always affordable. A model that later cannot keep up (the pipeline sees its frames take longer than
 the interval) is stepped down from, and the step is remembered with its figure.
 """
 
@@ -42,6 +42,15 @@ Timer = Measure
 class Choice:
     name: str
     reason: str  # one sentence for the status bar, the run log and doctor
+
+
+IN_THE_SETTINGS = "as chosen in the settings"
+ON_THE_COMMAND_LINE = "chosen on the command line"
+
+
+def pinned(name: str, where: str = IN_THE_SETTINGS) -> Choice:
+    """A model named rather than `auto`; `where` it was named (a front end knows, the processor not)."""
+    return Choice(name, f"{name}, {where}")
 
 
 def candidates(width: int, height: int) -> list[str]:

@@ -23,21 +23,23 @@ from segcam import model_choice
 from segcam.capture import CaptureThread
 from segcam.errors import SegcamError, SettingsError, SourceError
 from segcam.guard import safe_frame
-from segcam.processor import STAGES, FrameProcessor, Result
+from segcam.processor import STAGES, FrameProcessor, Result, validated
 from segcam.settings import Settings
 
 log = logging.getLogger(__name__)
 
 SinkFactory = Callable[[int, int, float], list]  # (width, height, fps) -> sinks
 _WINDOW = 60  # frames the rolling stats cover
+_RECENT_S = 3.0  # seconds the share of skipped frames covers: a stall at the start is soon forgotten
 _FIRST_FRAME_TIMEOUT = 10.0  # seconds a camera may take to deliver its first frame
 
 
 @dataclass
 class Stats:
     frames: int = 0  # frames processed (sent)
-    dropped: int = 0  # frames the source delivered that the pipeline could not take in time
+    dropped: int = 0  # frames the source delivered that the pipeline could not take in time, since the start
     read: int = 0  # frames the source delivered (once it stopped: frames + dropped)
+    skipped: float = 0.0  # the share of the source's frames dropped over the last _RECENT_S seconds
     fps: float = 0.0
     ms_per_frame: float = 0.0  # median processing time, all stages
     latency_ms: float = 0.0  # median capture-to-output time
@@ -101,7 +103,7 @@ class Pipeline:
                  on_end: Callable[[Exception | None], None] | None = None,
                  realtime: bool | None = None, runtime: str = "auto",
                  opener: Callable | None = None):
-        self.settings = settings.validate()
+        self.settings = validated(settings)
         self._opener = opener  # how the source is opened (default: segcam.capture.open_source)
         self.processor = FrameProcessor(settings, runtime=runtime)
         self._make_sinks = make_sinks
@@ -124,6 +126,8 @@ class Pipeline:
         self._durations = Durations()  # processing time of every frame the network ran on
         self._ms: dict[str, deque] = {name: deque(maxlen=_WINDOW) for name in (*STAGES, "output", "total", "latency")}
         self._times: deque = deque(maxlen=_WINDOW)
+        # (when read, the source's number) of the frames processed lately
+        self._read: deque = deque(maxlen=round(_RECENT_S * 120))
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -224,7 +228,7 @@ class Pipeline:
     def update(self, settings: Settings) -> None:
         """Apply new settings from the next frame on. Raises SegcamError and changes nothing
         when they cannot be applied (a background that does not load, a camera that does not open)."""
-        settings.validate()
+        validated(settings)
         new_capture = settings.source != self.settings.source
         capture = first = None
         if new_capture and self._capture is not None:
@@ -309,6 +313,9 @@ class Pipeline:
             now = time.perf_counter()
             self._frames += 1
             self._times.append(time.monotonic())
+            if self._read and frame.index <= self._read[-1][1]:  # a new source counts from 0 again
+                self._read.clear()
+            self._read.append((frame.timestamp, frame.index))
             for name, ms in result.ms.items():
                 self._ms[name].append(ms)
             self._ms["total"].append(sum(result.ms.values()))
@@ -335,12 +342,16 @@ class Pipeline:
         with self._lock:
             times = list(self._times)
             fps = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
+            recent = [index for read, index in self._read if read >= self._read[-1][0] - _RECENT_S] \
+                if self._read else []
+            span = recent[-1] - recent[0] + 1 if recent else 0  # the source's frames read meanwhile
             segmenter = self.processor.segmenter
             capture = self._capture
             return Stats(
                 frames=self._frames,
                 dropped=capture.dropped if capture else 0,
                 read=capture.frames_read if capture else 0,
+                skipped=(span - len(recent)) / span if span > 1 else 0.0,
                 fps=fps,
                 ms_per_frame=_median(self._ms["total"]),
                 latency_ms=_median(self._ms["latency"]),

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from segcam import frame_timing, model_choice
+from segcam import effects, frame_timing, model_choice
 from segcam.effects import Compositor
 from segcam.errors import SegcamError
 from segcam.guard import MODEL_SWITCHED, SCENE_CUT, STARTING, SWITCHED, PrivacyGuard, Verdict
@@ -98,6 +98,14 @@ class SceneCut:
         return change is not None and change > self.THRESHOLD
 
 
+def validated(settings: Settings) -> Settings:
+    """The settings, or SettingsError naming the setting no stage can use: the sections' own
+    checks, and the effect's name, which the effects check (settings do not import them)."""
+    settings.validate()
+    effects.check(settings.effect)
+    return settings
+
+
 class FrameProcessor:
     """Owns one segmenter, refiner and compositor, and applies setting changes to them.
 
@@ -108,7 +116,7 @@ class FrameProcessor:
 
     def __init__(self, settings: Settings, runtime: str = "auto", download: bool = True,
                  choose_by_speed: bool = True):
-        self.settings = settings.validate()
+        self.settings = validated(settings)
         # "auto" measures what this machine can afford (model_choice); evaluation wants the
         # same model on every machine, so it picks by frame shape alone
         self.choose_by_speed = choose_by_speed
@@ -126,7 +134,7 @@ class FrameProcessor:
 
     def update(self, settings: Settings) -> None:
         """Apply new settings; on error (bad background, bad value) nothing changes."""
-        settings.validate()
+        validated(settings)
         self.compositor.update(settings.effect)
         self.refiner.update(settings.mask)
         # auto's choice depends on the source too: a model calibrated for one camera is not the other's
@@ -186,7 +194,7 @@ class FrameProcessor:
         model = self.settings.model.name
         if model not in ("", "auto"):
             name = registry.resolve(model, width, height)
-            return model_choice.Choice(name, f"{name}, as chosen in the settings")
+            return model_choice.pinned(name)
         if self.choose_by_speed:
             return model_choice.choose(width, height, self.settings, model_choice.kept(time_model),
                                        too_slow=frozenset(self._too_slow))

@@ -24,10 +24,10 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from segcam import sinks as sink_factory
+from segcam import doctor, sinks as sink_factory
 from segcam.backgrounds import VIDEO_SUFFIXES, VideoBackground, load_image
 from segcam.capture import camera_index
-from segcam.errors import BackgroundError, SegcamError
+from segcam.errors import BackgroundError, NoVirtualCamera, SegcamError, VirtualCameraError
 from segcam.models import registry
 from segcam.pipeline import Pipeline, Stats
 from segcam.processor import Result
@@ -88,10 +88,10 @@ class Listener:
 
 class Session:
     def __init__(self, listener: Listener | None = None, realtime: bool = True, loop_files: bool = False,
-                 overwrite: bool = False):
+                 overwrite: bool = False, clock=time.monotonic):
         """`realtime`: newest frame wins (cameras, the app); False processes every frame of a file.
         `loop_files`: a video-file source plays on from its start (the app). `overwrite`: an output
-        file may replace an existing one."""
+        file may replace an existing one. `clock`: seconds from any fixed point (tests pass their own)."""
         self.listener = listener or Listener()
         self.realtime = realtime
         self.loop_files = loop_files
@@ -107,7 +107,10 @@ class Session:
         self._resize_queued = False
         self._wanted: Settings | None = None
         self._apply_queued = False
-        self._stats_at = float("-inf")  # when stats were last reported (never: the first frame reports)
+        self._clock = clock
+        # when stats were last reported; None: never. Not 0.0: a monotonic clock counts from boot,
+        # and a machine booted less than an interval ago would wait out the rest of it
+        self._stats_at: float | None = None
         self._guard_told: str | None = None  # the guard's hold as last reported
         self._closed = False
         self._jobs: queue.Queue = queue.Queue()
@@ -291,7 +294,7 @@ class Session:
         if self._vcam_wanted is not None:
             try:
                 # the command line's camera keeps its frame rate; the app's goes at the source's pace
-                (self._vcam,) = sink_factory.build(self._vcam_output(output), width, height, fps, pace=vcam_required)
+                self._vcam = self._open_vcam(self._vcam_output(output), width, height, fps, pace=vcam_required)
             except SegcamError as exc:
                 if vcam_required:
                     for sink in made:
@@ -303,6 +306,16 @@ class Session:
                 return made
             made.append(self._vcam)
         return made
+
+    @staticmethod
+    def _open_vcam(output: OutputSettings, width: int, height: int, fps: float, pace: bool = False):
+        """The virtual camera's sink; when pyvirtualcam finds no camera, the error says what this
+        machine lacks and doctor's fix for it (the one text the command line and the app show)."""
+        try:
+            (sink,) = sink_factory.build(output, width, height, fps, pace=pace)
+        except NoVirtualCamera as exc:
+            raise VirtualCameraError(doctor.no_virtual_camera(exc.reason)) from exc
+        return sink
 
     def _vcam_output(self, output: OutputSettings) -> OutputSettings:
         backend, device = self._vcam_wanted
@@ -329,13 +342,20 @@ class Session:
             self.listener.vcam_stopped()
         elif self._vcam is None and self.running:
             self._attach_vcam()
+        elif self._vcam is None and wanted[0] is None:
+            # no picture yet: a machine without the driver hears it now, not once the camera runs
+            # (a named backend is pyvirtualcam's to judge; doctor checks the default one)
+            problem = doctor.virtual_camera_problem()
+            if problem is not None:
+                self._vcam_wanted = None
+                self.listener.vcam_failed(VirtualCameraError(doctor.no_virtual_camera(problem=problem)))
 
     def _attach_vcam(self) -> None:
         pipeline = self.pipeline
         width, height = self.frame_size or pipeline.frame_size
         try:
-            (sink,) = sink_factory.build(self._vcam_output(pipeline.settings.output), width, height,
-                                         pipeline.settings.source.fps)
+            sink = self._open_vcam(self._vcam_output(pipeline.settings.output), width, height,
+                                   pipeline.settings.source.fps)
         except SegcamError as exc:
             self._vcam_wanted = None
             self.listener.vcam_failed(exc)
@@ -394,8 +414,8 @@ class Session:
             vcam = self._vcam
             resize = vcam is not None and (vcam.width, vcam.height) != (width, height) and not self._resize_queued
             self._resize_queued |= resize
-            now = time.monotonic()
-            stats_due = now - self._stats_at >= STATS_INTERVAL_S
+            now = self._clock()
+            stats_due = self._stats_at is None or now - self._stats_at >= STATS_INTERVAL_S
             if stats_due:
                 self._stats_at = now
         if resize:

@@ -25,7 +25,7 @@ import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Mapping
 
 from segcam import fileio, paths
 from segcam.errors import SettingsError
@@ -37,6 +37,8 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 QUALITIES = ("fast", "balanced", "best")
 GREEN = (0, 177, 64)  # chroma-key green that OBS's default key colour matches
 FILE_VERSION = 2
+# more checks of a loaded section, by section name, from the stage that owns a value in it
+Checks = Mapping[str, Callable[[Any], None]]
 
 
 def _setting(default, key: str | None = None, **facts) -> Any:
@@ -99,7 +101,7 @@ class MaskSettings:
 
 @dataclass(frozen=True)
 class EffectSettings:
-    name: str = _setting("blur", key="effect")  # a name in segcam.effects' registry
+    name: str = _setting("blur", key="effect")  # a name in segcam.effects' registry, which checks it
     background: str = _setting("", kind="image", flag="--background")  # picture for the "image" effect
     background_video: str = _setting("", kind="video", flag="--background")  # video for the "video" effect
     color: tuple[int, int, int] = _setting(GREEN, kind="color", label="Colour",  # RGB, for the "solid" effect
@@ -131,9 +133,8 @@ class EffectSettings:
                                  "the right way round")
 
     def validate(self) -> None:
-        from segcam import effects  # the registry knows which effects exist
-
-        effects.get(self.name)
+        # the effect's name is a plain string here: the effects own their names and check it
+        # (segcam.effects.check), so that settings never imports the effects that read it
         if len(self.color) != 3 or not all(0 <= int(c) <= 255 for c in self.color):
             raise SettingsError(f"Colour must be three values 0-255, got {self.color}.", setting="color")
         _check_values(self)
@@ -162,6 +163,7 @@ class AppSettings:
     user_backgrounds: list[str] = _setting(list)
     preview_mirror: bool = _setting(True)  # the preview only; people expect a mirror image of themselves
     window_geometry: str = _setting("")
+    recent_folders: dict[str, str] = _setting(dict)  # per kind of file dialog, the folder last used
 
     def validate(self) -> None:
         pass
@@ -240,7 +242,8 @@ class Settings:
             object.__setattr__(self, name, section)
 
     def validate(self) -> "Settings":
-        """Raise SettingsError, naming the setting, for a value no stage can use."""
+        """Raise SettingsError, naming the setting, for a value no stage can use (except the
+        effect's name, which segcam.effects checks: see segcam.processor.validated)."""
         for name in SECTIONS:
             getattr(self, name).validate()
         return self
@@ -267,11 +270,13 @@ class Settings:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict) -> tuple["Settings", list[str]]:
+    def from_dict(cls, data: dict, checks: Checks | None = None) -> tuple["Settings", list[str]]:
         """Build settings from a settings file's object, keeping defaults for unknown or ill-typed keys.
 
         Reads version 2 (by section) and the flat files of earlier versions. Returns the
-        settings and a list of warnings, one per value or section that was dropped.
+        settings and a list of warnings, one per value or section that was dropped. `checks`:
+        more checks by section name, from the stages that own a value (the effects, for the
+        effect's name); a section one of them refuses falls back like one out of range.
         """
         warnings: list[str] = []
         flat = _flatten(data, warnings)
@@ -290,6 +295,8 @@ class Settings:
             try:
                 section = getattr(cls(**mine), name)
                 section.validate()
+                if checks and name in checks:
+                    checks[name](section)
             except SettingsError as exc:
                 warnings.append(f"Ignored saved {name} settings that were out of range ({exc}).")
                 continue
@@ -330,6 +337,10 @@ def _coerce(value, default, key):
         if not isinstance(value, list):
             raise TypeError(key)
         return [str(v) for v in value]
+    if key == "recent_folders":
+        if not isinstance(value, dict):
+            raise TypeError(key)
+        return {str(kind): str(folder) for kind, folder in value.items()}
     if key == "threshold":
         return None if value is None else float(value)
     if key in ("vcam_backend", "vcam_device"):
@@ -401,7 +412,7 @@ def keep_broken(path: Path | None = None) -> str | None:
     return None
 
 
-def load(path: Path | None = None) -> tuple[Settings, list[str]]:
+def load(path: Path | None = None, checks: Checks | None = None) -> tuple[Settings, list[str]]:
     """Load the app's saved settings. A missing file gives defaults; a broken one gives defaults and a warning.
 
     A broken file is kept aside as settings.json.broken so nothing the user made is lost, and
@@ -416,13 +427,13 @@ def load(path: Path | None = None) -> tuple[Settings, list[str]]:
         warning = f"Settings file {path} could not be read ({exc}); using defaults{_set_aside(path)}."
         log.warning("%s", warning)
         return Settings(), [warning]
-    settings, warnings = Settings.from_dict(data)
+    settings, warnings = Settings.from_dict(data, checks)
     for warning in warnings:
         log.warning("%s", warning)
     return settings, warnings
 
 
-def read(path: str | Path) -> tuple[Settings, list[str]]:
+def read(path: str | Path, checks: Checks | None = None) -> tuple[Settings, list[str]]:
     """Settings from a file the user names (`segcam run --settings FILE`): like `load`, but a
     file that cannot be read is an error, and it is never moved."""
     path = Path(path)
@@ -431,7 +442,7 @@ def read(path: str | Path) -> tuple[Settings, list[str]]:
     except (OSError, ValueError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
         raise SettingsError(f"Cannot read settings file {path} ({reason}).", setting="settings") from None
-    return Settings.from_dict(data)
+    return Settings.from_dict(data, checks)
 
 
 def save(settings: Settings, path: Path | None = None) -> Path:

@@ -20,38 +20,24 @@ Sinks are made in one place, `build`, from the output setting ("vcam", a file, "
 from __future__ import annotations
 
 import os
-import platform
 from typing import Callable
 
 import numpy as np
 import pyvirtualcam
 
 from segcam import video_file
-from segcam.errors import OutputError, VirtualCameraError
+from segcam.errors import NoVirtualCamera, OutputError, VirtualCameraError
 from segcam.imageops import letterbox
 
 # pyvirtualcam's built-in backends, for the message about an unknown one (pyvirtualcam does not
 # export the names it knows)
 KNOWN_BACKENDS = "v4l2loopback (Linux), obs (Windows, macOS), unitycapture (Windows)"
 
-LINUX_FIX = "sudo modprobe v4l2loopback exclusive_caps=1 card_label=segcam"
-
 
 def fit(frame: np.ndarray, width: int, height: int) -> np.ndarray:
     """The frame at width x height: resized only when it differs, and never squashed (a frame
     of another shape is fitted inside and bordered with black)."""
     return letterbox(frame, width, height)
-
-
-def driver_fix() -> str:
-    """What a person on this OS does to get a virtual camera driver."""
-    system = platform.system()
-    if system == "Linux":
-        return (f"load the v4l2loopback driver with `{LINUX_FIX}` "
-                "(Chrome and Zoom only list the camera with exclusive_caps=1)")
-    if system in ("Windows", "Darwin"):
-        return "install OBS Studio and click its Start Virtual Camera button once"
-    return f"pyvirtualcam has no virtual camera driver for {system or 'this system'}"
 
 
 class _Camera(pyvirtualcam.Camera):
@@ -120,8 +106,7 @@ class VirtualCameraSink(Sink):
                                      f"{KNOWN_BACKENDS}.", setting="vcam_backend") from None
         except RuntimeError as exc:
             reason = "; ".join(line for line in str(exc).splitlines() if line.strip())
-            raise VirtualCameraError(
-                f"Cannot start the virtual camera: {driver_fix()}, then try again (pyvirtualcam: {reason})") from exc
+            raise NoVirtualCamera(reason) from exc
         self.device: str = self._camera.device
 
     def describe(self) -> str:

@@ -2,9 +2,12 @@
 
 import contextlib
 import os
+import shutil
+import threading
 
 import cv2
 import numpy as np
+import pytest
 
 from segcam.errors import SourceError
 from segcam.io import video_frames
@@ -59,3 +62,27 @@ def data_dir(path):
             del os.environ["SEGCAM_DATA_DIR"]
         else:
             os.environ["SEGCAM_DATA_DIR"] = old
+
+
+def next_line(stream, timeout: float) -> str:
+    """The next line of a child's pipe, or the test fails after `timeout` seconds without one
+    (a bare readline waits forever on a child that hangs before it writes)."""
+    line = []
+    reader = threading.Thread(target=lambda: line.append(stream.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    if not line:
+        raise AssertionError(f"no line from the child within {timeout:.0f} s")
+    return line[0]
+
+
+def need_tool(command: str, package: str) -> str:
+    """The path of a checking tool, e.g. shellcheck. Where it is missing the test skips, but under
+    CI=true it fails: .ci/run installs every such tool, so a skip there would hide a check."""
+    path = shutil.which(command)
+    if path is None:
+        message = f"{command} is not installed (Debian package {package}; .ci/run installs it)"
+        if os.environ.get("CI", "").lower() in ("true", "1"):
+            pytest.fail(message + ", and CI=true: this check must run")
+        pytest.skip(message)
+    return path

@@ -100,6 +100,40 @@ def test_installed_but_unloaded_module_gets_modprobe(machine):
     assert result.fix.startswith(doctor.MODPROBE)
 
 
+def test_no_virtual_camera_says_what_is_missing_with_doctors_fix(machine):
+    """The sentence the command line and the app show (issue 16): the module not installed is
+    installed first, and loaded with the options that make /dev/video10 as the README says."""
+    reason = "No v4l2 loopback device found at /dev/video[0-99]."
+    sentence = doctor.no_virtual_camera(reason, host=machine.host())
+    assert sentence.startswith("No virtual camera (v4l2loopback: not installed): sudo apt install v4l2loopback-dkms")
+    assert f"then {doctor.MODPROBE}" in sentence and "devices=1 video_nr=10" in doctor.MODPROBE
+    assert "pyvirtualcam" not in sentence  # doctor knows better than pyvirtualcam here
+
+    machine.commands[("modinfo", "-F", "version", "v4l2loopback")] = "0.12.7\n"
+    assert doctor.no_virtual_camera(reason, host=machine.host()) == \
+        f"No virtual camera (v4l2loopback: installed (0.12.7) but not loaded): {doctor.MODPROBE}; to load it at " \
+        f"every boot, run {doctor.SETUP_SCRIPT}."
+
+    machine.load_module(exclusive_caps="N")  # meeting apps would not list it, but it starts
+    machine.add_video(10, "segcam", loopback=True)
+    machine.writable.add("dev/video10")
+    assert doctor.virtual_camera_problem(machine.host()) is None
+    assert doctor.no_virtual_camera("device busy", host=machine.host()) == \
+        "The virtual camera did not start, although segcam doctor finds its driver ready (pyvirtualcam: device busy)."
+    machine.writable.clear()
+    assert doctor.virtual_camera_problem(machine.host()).name == "Device access"
+
+
+@pytest.mark.parametrize("system, listing, fix", [
+    ("Darwin", "", "install OBS Studio 30 or newer"),
+    ("Windows", None, "OBS Studio"),  # off Windows the registry cannot be read: the plain advice
+    ("Plan 9", None, "use --output FILE.mp4"),
+])
+def test_no_virtual_camera_elsewhere(system, listing, fix):
+    host = Host(system=system, run=lambda argv: listing)
+    assert fix in doctor.no_virtual_camera("no camera", host=host)
+
+
 def test_loaded_module_reports_its_version(machine):
     machine.load_module(version="0.13.2")
     assert doctor.check_v4l2loopback(machine.host()) == CheckResult("v4l2loopback", True, "loaded (0.13.2)")
@@ -293,6 +327,26 @@ def test_packages_against_their_pins():
     assert doctor.check_packages(["torch >= 2.2, <3", "numpy"], versions.get).ok
 
 
+def test_pins_of_every_kind_are_read_as_pip_reads_them():
+    versions = {"a": "1.4.2", "b": "2.0", "c": "3.1+cu130", "d": "0.9"}
+
+    def meets(requirement):
+        return doctor.check_packages([requirement], versions.get).ok
+
+    assert meets("a==1.4.2") and meets("a==1.4.*") and not meets("a==1.4.3") and not meets("a!=1.4.2")
+    assert meets("a~=1.4") and meets("a~=1.4.0") and not meets("a~=1.3.0") and not meets("a~=1.5")
+    assert meets("b<3") and meets("b<=2.0") and not meets("b<2") and not meets("b>2.0")
+    assert meets("a>=1.2,<2") and not meets("a>=1.2,<1.4") and not meets("a >= 1.0, != 1.4.2")
+    assert meets("c==3.1") and meets("c>=3.1") and not meets("c<3.1")  # the local "+cu130" set aside
+    failed = doctor.check_packages(["a>=1.2,<1.4"], versions.get)
+    assert failed.detail == "a 1.4.2 (needs <1.4,>=1.2)" and failed.fix == 'pip install --upgrade "a>=1.2,<1.4"'
+    # a marker for another environment, or an extra, asks nothing of this one
+    assert meets('d>=5; python_version < "3"') and meets('d>=5; extra == "dev"')
+    assert not meets('d>=5; python_version >= "3"')
+    assert not doctor.check_python((3, 14, 0), ">=3.10,<3.14").ok
+    assert doctor.check_python((3, 13, 1), ">=3.10,<3.14").ok
+
+
 def test_a_packaged_app_may_leave_packages_out():
     versions = {"torch": "2.13.0+cpu", "numpy": "1.23.5"}
     bundled = doctor.check_packages(["torch>=2.2", "torchvision>=0.17"], versions.get, frozen=True)
@@ -324,6 +378,20 @@ def test_cuda_torch_with_a_driver_too_old():
     facts = TorchFacts(version="2.14.1+cu130", cuda_build="13.0")
     result = doctor.check_torch(facts, nvidia_gpu=True)
     assert not result.ok and "supports CUDA 13.0" in result.fix
+
+
+def test_cuda_torch_on_a_machine_without_an_nvidia_gpu_says_what_the_cpu_build_saves():
+    # issue 16: "✔ torch 2.14.1+cu130 (CUDA 13.0 build); no GPU usable" and nothing more, in a 6.1 GB venv
+    facts = TorchFacts(version="2.14.1+cu130", cuda_build="13.0")
+    result = doctor.check_torch(facts, nvidia_gpu=False)
+    assert result.ok and result.detail == "2.14.1+cu130 (CUDA 13.0 build); no GPU usable; segcam will use ONNX " \
+        "Runtime on the CPU"
+    assert "the CPU build saves about 4.5 GB" in result.fix
+    assert "pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu" in result.fix
+    assert "packaging/install.sh" in result.fix
+    text = doctor.format_text([result])
+    assert f"tip: {result.fix}" in text and "All checks passed." in text
+    assert not doctor.check_torch(TorchFacts(version="2.13.0+cpu"), nvidia_gpu=False).fix  # nothing to save
 
 
 def test_cuda_gpu_in_use():

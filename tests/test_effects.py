@@ -174,10 +174,21 @@ def test_video_background_rejects_non_video(tmp_path):
         VideoBackground(path)
 
 
-def test_shared_backgrounds_load(shared_dir):
+def test_shared_backgrounds_load_and_fill_the_frame_undistorted(shared_dir):
     folder = shared_dir / "data" / "backgrounds" / "images"
-    for path in sorted(folder.glob("*"))[:5]:
-        assert fill(load_image(path), 1280, 720).shape == (720, 1280, 3)
+    for path in sorted(folder.glob("*"))[:5]:  # portrait, landscape, 4000 px wide among them
+        image = load_image(path)
+        np.testing.assert_array_equal(image, cv2.imread(str(path)))
+        filled = fill(image, 1280, 720)
+        assert filled.shape == (720, 1280, 3)
+        # the picture's middle at the frame's shape, scaled: nothing stretched, nothing bare
+        h, w = image.shape[:2]
+        crop_w, crop_h = min(w, round(h * 16 / 9)), min(h, round(w * 9 / 16))
+        x, y = (w - crop_w) // 2, (h - crop_h) // 2
+        shrinking = crop_w > 1280
+        middle = cv2.resize(image[y: y + crop_h, x: x + crop_w], (1280, 720),
+                            interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+        assert np.abs(filled.astype(int) - middle).mean() < 3, path.name  # stretched: 16-41
 
 
 # -- the registry ----------------------------------------------------------------------------------

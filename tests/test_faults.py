@@ -24,7 +24,7 @@ from segcam.pipeline import Pipeline
 from segcam.settings import Settings
 from segcam.sinks import VideoFileSink
 
-from helpers import read_video
+from helpers import next_line, read_video
 from media import FailingFile, faststart_copy, leftovers, tiny_filesystem
 
 pytestmark = pytest.mark.faults
@@ -184,7 +184,7 @@ def test_stop_signal_finishes_the_file(name, models_installed, hamilton_clip, tm
                              "--effect", "blur", "--output", str(out)],
                             stderr=subprocess.PIPE, text=True, env=env)
     try:
-        line = proc.stderr.readline()  # the start line, printed once frames flow
+        line = next_line(proc.stderr, timeout=60)  # the start line, printed once frames flow
         assert "segcam:" in line, line
         time.sleep(1.0)
         proc.send_signal(getattr(signal, name))
@@ -210,6 +210,7 @@ def process_figures() -> tuple[int, int, int]:
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="reads memory, threads and files from /proc")
+@pytest.mark.timeout(900)  # the run itself may take its 600 s
 def test_soak_10000_frames(models_installed, hamilton_clip, tmp_path):
     """10,000 frames of a 128x72 looping clip (about 170 reopenings of the file) through the
     real network, blur and a video file: memory flat within 5% after warm-up, and no thread

@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 
 from segcam.effects.blur import blur_background, disc, lens_blur, lens_radius
+from segcam.effects.compositor import Compositor
+from segcam.settings import Settings
 
 H, W = 720, 1280
 
@@ -76,8 +78,17 @@ def test_any_frame_size_and_strength_keep_the_contract(size, strength):
     rng = np.random.default_rng(0)
     frame = rng.integers(0, 255, (height, width, 3), dtype=np.uint8)
     alpha = rng.random((height, width), dtype=np.float32)
+    alpha[: height // 2] = 1.0  # a person over the top half
     out = lens_blur(frame, alpha, strength)
     assert out.shape == frame.shape and out.dtype == np.uint8
+    # composited, the person's pixels are the frame's own
+    settings = Settings(effect="blur", blur_style="lens", blur_strength=strength).effect
+    composed = Compositor(settings, stages=False).compose(frame, alpha)
+    np.testing.assert_array_equal(composed[: height // 2], frame[: height // 2])
+    # and a room of one colour stays that colour wherever it shows, the disc weighed by
+    # the mask up to the frame's borders
+    flat = np.full_like(frame, (60, 128, 190))
+    assert np.abs(lens_blur(flat, alpha, strength).astype(int) - flat)[height // 2:].max() <= 1
 
 
 def test_the_disc_kernel_is_normalised_and_round():

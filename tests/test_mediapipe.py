@@ -68,8 +68,9 @@ def test_parity_with_tflite_interpreter(net, tflite_path, images):
         reference = interpreter.get_tensor(target["index"])[0, ..., 0]
         ours = _run_torch(net, hwc)
         assert ours.shape == reference.shape == net.input_size
-        assert np.abs(ours - reference).max() <= 1e-3
-        assert ((ours > 0.5) == (reference > 0.5)).mean() >= 0.999
+        # what the README claims (measured: under 5.2e-5, no pixel on the other side of 0.5)
+        assert np.abs(ours - reference).max() <= 1e-4
+        assert np.array_equal(ours > 0.5, reference > 0.5)
 
 
 def test_variant_detected_from_input_shape(net, variant):

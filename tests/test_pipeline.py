@@ -1,6 +1,8 @@
 """The pipeline on a real clip, with the real network and a recording virtual camera."""
 
+import statistics
 import threading
+import time
 
 import cv2
 
@@ -11,7 +13,7 @@ from segcam.errors import BackgroundError, SourceError
 from segcam.pipeline import Pipeline
 from segcam.processor import FrameProcessor
 from segcam.settings import Settings
-from segcam.sinks import VirtualCameraSink
+from segcam.sinks import CallbackSink, VirtualCameraSink
 
 from helpers import greyness, regions
 from recording_backend import RecordingBackend, registered
@@ -43,15 +45,23 @@ def test_frames_reach_the_virtual_camera_exactly(models_installed, hamilton_clip
     assert greyness(received[-1][person]) > 5.0
 
 
-def test_stats_report_timings(models_installed, hamilton_clip):
+def test_stats_report_the_frames_own_timings(models_installed, hamilton_clip):
+    results = []
     settings = Settings(source=str(hamilton_clip), effect="blur", output="none", max_frames=20)
-    with Pipeline(settings) as pipeline:
-        pipeline.wait(timeout=60)
+    with Pipeline(settings, on_result=results.append) as pipeline:
+        assert pipeline.wait(timeout=60)
         stats = pipeline.stats
-    assert stats.frames == 20
+    assert stats.frames == len(results) == 20
     assert stats.model == "mediapipe-landscape" and stats.device == "cpu"
-    assert set(stats.stages) >= {"segment", "refine", "composite"}
-    assert all(v > 0 for v in (stats.ms_per_frame, stats.fps, stats.latency_ms))
+    # the medians of what each frame's result says it cost (20 frames: all in the window)
+    totals = [sum(result.ms.values()) for result in results]
+    assert stats.ms_per_frame == pytest.approx(statistics.median(totals))
+    for name in ("segment", "refine", "composite"):
+        assert stats.stages[name] == pytest.approx(statistics.median(r.ms[name] for r in results))
+    # a frame is shown after it is captured and processed, and one worker processes them in turn,
+    # so the frame rate is at most what the processing time allows
+    assert stats.latency_ms >= stats.ms_per_frame > 0
+    assert 0 < stats.fps <= 1000 / statistics.mean(totals[1:])
 
 
 def test_live_effect_change_applies_to_next_frames(models_installed, hamilton_clip):
@@ -166,3 +176,28 @@ def test_unknown_pause_mode(models_installed, hamilton_clip):
     with Pipeline(Settings(source=str(hamilton_clip), output="none", max_frames=2)) as pipeline:
         with pytest.raises(SettingsError):
             pipeline.pause("sleep")
+
+
+def test_skipped_frames_are_a_recent_share_not_a_count_since_the_start(models_installed, carphone_clip):
+    """A live source outpaced for a while, then kept up with: the share skipped lately falls back
+    while the count since the start stays (the status bar used to show that count)."""
+    slow_frames, taken = 12, []
+
+    def sink(frame):  # slow (0.1 s a frame, the source gives one every 1/30 s) for the first frames
+        taken.append(1)
+        if len(taken) <= slow_frames:
+            time.sleep(0.1)
+
+    settings = Settings(source=str(carphone_clip), loop=True, effect="none", output="none")
+    pipeline = Pipeline(settings, make_sinks=lambda w, h, fps: [CallbackSink(sink)], realtime=True)
+    with pipeline:
+        deadline = time.monotonic() + 60
+        while len(taken) < slow_frames + 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        outpaced = pipeline.stats
+        while len(taken) < slow_frames + 150 and time.monotonic() < deadline:  # 5 s: past the 3 s it covers
+            time.sleep(0.05)
+        caught_up = pipeline.stats
+    assert outpaced.dropped > 0 and outpaced.skipped > 0.3  # most of the source's frames went by meanwhile
+    assert caught_up.dropped >= outpaced.dropped  # since the start: it never falls
+    assert caught_up.skipped < outpaced.skipped / 2  # lately: the slow stretch is over 3 s ago

@@ -69,7 +69,7 @@ def test_without_realtime_every_frame_is_processed(model, tmp_path, capsys):
     summary = run_json(capsys, "--source", video, "--model", model, "--effect", "blur")
     assert (summary["read"], summary["processed"], summary["dropped"]) == (60, 60, 0)
     assert 0 < summary["ms_p50"] <= summary["ms_p99"]
-    assert summary["model"].startswith("tiny-") and "as chosen in the settings" in summary["model_reason"]
+    assert summary["model"].startswith("tiny-") and "chosen on the command line" in summary["model_reason"]
 
 
 def test_realtime_with_loop(model, tmp_path, capsys):

@@ -58,10 +58,12 @@ def _state_diffs(states, reference) -> list[float]:
             for s, k in zip(states, STATES)]
 
 
-def _check_alpha(pha, reference):
+def _check_alpha(pha, reference, tolerance=1e-4):
+    """What the README claims: alpha within 1e-4 of the reference (measured: under 9.4e-5),
+    and the same mask at 0.5 on every pixel."""
     assert pha.shape == reference.shape
-    assert np.abs(pha - reference).max() <= 1e-3
-    assert ((pha > 0.5) == (reference > 0.5)).mean() >= 0.999
+    assert np.abs(pha - reference).max() <= tolerance
+    assert np.array_equal(pha > 0.5, reference > 0.5)
 
 
 # ------------------------------------------------------------------------- the TF.js reader
@@ -298,8 +300,12 @@ def test_onnx_whole_graph_matches_torch(net, rvm_dir, tmp_path):
     fgr, pha, *_ = session.run(None, {"src": src.numpy(), **{f"r{i}i": s.numpy()
                                                             for i, s in enumerate(states, 1)}})
     _, torch_pha, _ = _matte(net, ref["src"], 0.5)
-    assert np.abs(pha[0, 0] - torch_pha).max() <= 1e-3
-    _check_alpha(pha[0, 0], ref["pha"])
+    # 1e-3, not 1e-4 (measured: 5.0e-4 from torch, 4.5e-4 from TensorFlow): the guided filter
+    # divides by a local variance near 0, so the order in which ONNX Runtime sums the 3x3
+    # boxes moves alpha in flat regions; the low-res pass alone matches to 1e-4 (above), and
+    # the mask is still the same on every pixel
+    _check_alpha(pha[0, 0], torch_pha, tolerance=1e-3)
+    _check_alpha(pha[0, 0], ref["pha"], tolerance=1e-3)
 
 
 # ------------------------------------------------------------------------- RVM's checkpoint

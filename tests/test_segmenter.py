@@ -9,17 +9,29 @@ from segcam.models.mediapipe import SelfieSegmentation
 from segcam.segmenter import FrameInput, Segmenter, pick_device
 
 
-def test_auto_device_on_this_machine():
-    expected = "cuda" if torch.cuda.is_available() else "cpu"
-    if not torch.cuda.is_available() and torch.backends.mps.is_available():
-        expected = "mps"
+def _machine(monkeypatch, cuda: bool, mps: bool) -> None:
+    """Which accelerators torch reports; no machine here has both, so they are set by hand."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
+
+
+@pytest.mark.parametrize(("cuda", "mps", "expected"), [
+    (True, True, "cuda"), (True, False, "cuda"), (False, True, "mps"), (False, False, "cpu")])
+def test_auto_device_prefers_cuda_then_mps_then_cpu(monkeypatch, cuda, mps, expected):
+    _machine(monkeypatch, cuda, mps)
     assert pick_device("auto") == expected
+    assert pick_device("cpu") == "cpu"
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
-def test_asking_for_missing_cuda_is_a_clear_error():
+def test_asking_for_a_missing_accelerator_is_a_clear_error(monkeypatch):
+    _machine(monkeypatch, cuda=False, mps=True)
     with pytest.raises(SettingsError, match="no CUDA GPU"):
         pick_device("cuda")
+    assert pick_device("mps") == "mps"
+    _machine(monkeypatch, cuda=True, mps=False)
+    with pytest.raises(SettingsError, match="Apple MPS is not available"):
+        pick_device("mps")
+    assert pick_device("cuda") == "cuda"
 
 
 def test_unknown_device_and_runtime(models_installed):

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from segcam import backgrounds, session as session_module
+from segcam import backgrounds, doctor, session as session_module
 from segcam.effects import Compositor
 from segcam.errors import BackgroundError
 from segcam.io import video_frames
@@ -228,6 +228,17 @@ def test_virtual_camera_attaches_resizes_with_the_source_and_detaches(model, tmp
         assert resized.closed and not run.pipeline.sinks
 
 
+def test_a_machine_without_the_driver_hears_it_before_the_first_picture(recorder, session):
+    problem = doctor.virtual_camera_problem()
+    if problem is None:
+        pytest.skip("this machine has a virtual camera driver")
+    run = session()
+    run.set_virtual_camera(True)  # the app at its first start: no pipeline yet, the default backend
+    (_, error), = recorder.wait_for("vcam_failed")
+    assert str(error) == doctor.no_virtual_camera(problem=problem)
+    assert run.pipeline is None and not recorder.of("vcam_started")
+
+
 def test_a_file_that_ends_is_reported_and_released(model, tmp_path, recorder, session):
     run = session(realtime=False)  # no looping: the file plays once
     run.apply(Settings(source=frames_folder(tmp_path / "frames", count=5), model=model, output="none"))
@@ -238,7 +249,8 @@ def test_a_file_that_ends_is_reported_and_released(model, tmp_path, recorder, se
 
 def test_frames_and_stats_are_handed_out_without_piling_up(model, tmp_path, recorder, session, monkeypatch):
     monkeypatch.setattr(session_module, "STATS_INTERVAL_S", 3600.0)
-    run = session(realtime=False)
+    # a machine booted two minutes ago: its monotonic clock reads less than the interval
+    run = session(realtime=False, clock=lambda: 120.0)
     pipeline = run.start(Settings(source=frames_folder(tmp_path / "frames", count=10), model=model, output="none"))
     assert run.wait(WAIT_S)
     assert pipeline.stats.frames == 10

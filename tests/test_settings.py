@@ -11,11 +11,20 @@ def test_defaults_are_valid():
     assert Settings().validate().effect.name == "blur"
 
 
-@pytest.mark.parametrize("change", [{"effect": "sparkle"}, {"device": "tpu"}, {"blur_strength": 2.0},
-                                    {"width": 0}, {"color": (300, 0, 0)}, {"threshold": 1.5}, {"blur_style": "tilt"}])
+@pytest.mark.parametrize("change", [{"device": "tpu"}, {"blur_strength": 2.0}, {"width": 0}, {"color": (300, 0, 0)},
+                                    {"threshold": 1.5}, {"blur_style": "tilt"}])
 def test_invalid_values_are_refused(change):
     with pytest.raises(SettingsError):
         Settings(**change).validate()
+
+
+def test_an_unknown_effect_is_refused_by_the_effects_that_own_the_names():
+    from segcam.processor import validated
+
+    Settings(effect="sparkle").validate()  # a plain string to the settings, which never import the effects
+    with pytest.raises(SettingsError, match="Unknown effect 'sparkle'") as error:
+        validated(Settings(effect="sparkle"))  # what the pipeline, the processor and the command line run
+    assert error.value.setting == "effect"
 
 
 def test_save_and_load_round_trip(tmp_path):
@@ -48,7 +57,9 @@ def test_wrong_types_fall_back_per_key(tmp_path):
 def test_out_of_range_values_fall_back_to_defaults_but_keep_user_backgrounds(tmp_path):
     path = tmp_path / "settings.json"
     path.write_text(json.dumps({"effect": "nope", "user_backgrounds": ["/a.png"]}))
-    loaded, warnings = settings_module.load(path)
+    from segcam import effects
+
+    loaded, warnings = settings_module.load(path, checks=effects.SETTINGS_CHECKS)  # as the front ends load
     assert loaded.effect == Settings().effect
     assert loaded.app.user_backgrounds == ["/a.png"]
     assert warnings
@@ -221,3 +232,14 @@ def test_a_settings_file_named_by_the_user_is_never_moved(tmp_path):
         settings_module.read(path)
     assert error.value.setting == "settings" and path.read_text() == "{ not json"
     assert list(tmp_path.iterdir()) == [path]
+
+
+def test_the_file_dialogs_folders_are_kept_and_bad_ones_dropped(tmp_path):
+    path = tmp_path / "settings.json"
+    settings_module.save(Settings(recent_folders={"backgrounds": "/pictures"}), path)
+    assert settings_module.load(path)[0].app.recent_folders == {"backgrounds": "/pictures"}
+    data = json.loads(path.read_text())
+    data["app"]["recent_folders"] = ["/pictures"]  # not a mapping of kinds to folders
+    path.write_text(json.dumps(data))
+    loaded, warnings = settings_module.load(path)
+    assert loaded.app.recent_folders == {} and warnings == ["Ignored setting recent_folders=['/pictures']: wrong type."]

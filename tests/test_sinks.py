@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from recording_backend import BGR_FOURCC, DEVICE, MissingDriverBackend, RecordingBackend, registered
 
-from segcam.errors import OutputError, SegcamError, VirtualCameraError
+from segcam.errors import NoVirtualCamera, OutputError, SegcamError, VirtualCameraError
 from segcam.io import video_frames
 from segcam.sinks import CallbackSink, VideoFileSink, VirtualCameraSink, fit
 
@@ -79,31 +79,24 @@ def test_pace_holds_the_frame_rate(recorder):
         for _ in range(5):
             sink.send(frame)
         elapsed = time.perf_counter() - started
-    assert 0.2 <= elapsed < 0.5  # five frames at 20 fps: ~0.25 s instead of no time at all
+    # five frames at 20 fps take at least the four intervals between them, not no time at all;
+    # no upper bound: a busy machine may take longer without the pacing being wrong
+    assert elapsed >= 0.2
 
 
-@pytest.mark.parametrize("system, fix", [
-    ("Linux", "sudo modprobe v4l2loopback exclusive_caps=1 card_label=segcam"),
-    ("Windows", "OBS Studio"),
-    ("Darwin", "OBS Studio"),
-])
-def test_missing_driver_names_the_fix(system, fix, monkeypatch):
-    monkeypatch.setattr(platform, "system", lambda: system)
+def test_missing_driver_is_its_own_error_with_pyvirtualcams_words():
+    # what to do on this machine is the session's to add (segcam.doctor.no_virtual_camera):
+    # the sink cannot know whether the module is installed
     with registered(MissingDriverBackend, "segcam-no-driver") as name:
-        with pytest.raises(VirtualCameraError) as error:
+        with pytest.raises(NoVirtualCamera) as error:
             VirtualCameraSink(640, 360, 30, backend=name)
-    message = str(error.value)
-    assert fix in message and "No v4l2 loopback device found" in message  # pyvirtualcam's own words
-    if system == "Linux":
-        assert "Chrome and Zoom" in message and "exclusive_caps=1" in message
-    else:
-        assert "Virtual Camera" in message
+    assert "No v4l2 loopback device found" in error.value.reason and "modprobe" not in str(error.value).split("(")[0]
 
 
 def test_no_driver_on_this_machine():
     if platform.system() != "Linux" or glob.glob("/dev/video*"):
         pytest.skip("needs a Linux machine without video devices")
-    with pytest.raises(VirtualCameraError, match="modprobe v4l2loopback exclusive_caps=1"):
+    with pytest.raises(NoVirtualCamera):
         VirtualCameraSink(640, 360, 30)
 
 

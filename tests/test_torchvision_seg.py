@@ -5,7 +5,8 @@ import urllib.error
 import numpy as np
 import pytest
 import torch
-from torchvision.models.segmentation import deeplabv3_mobilenet_v3_large, lraspp_mobilenet_v3_large
+from torchvision.models.segmentation import (LRASPP_MobileNet_V3_Large_Weights, deeplabv3_mobilenet_v3_large,
+                                             lraspp_mobilenet_v3_large)
 
 from segcam.errors import WeightsError
 from segcam.models import registry, torchvision_seg
@@ -69,12 +70,21 @@ def test_loads_a_local_weights_file(architecture, name):
     assert getattr(network.model, "aux_classifier", None) is None  # the auxiliary head is not run for nothing
 
 
-def test_runs_in_the_segmenter():
-    write_torchvision_weights(LRASPP)
+def test_runs_in_the_segmenter_like_the_network_itself():
+    state = write_torchvision_weights(LRASPP)
     segmenter = Segmenter("lraspp-mobilenet-v3", device="cpu", runtime="torch", download=False)
     frame = np.random.default_rng(0).integers(0, 256, (180, 320, 3), dtype=np.uint8)
     mask = segmenter.predict(frame)
-    assert mask.shape == (360, 640) and 0.0 <= mask.min() and mask.max() <= 1.0
+    assert mask.shape == (360, 640)
+    # what torchvision's own network says of the same picture, prepared as its weights' card says
+    network = lraspp_mobilenet_v3_large(weights=None, weights_backbone=None, num_classes=21)
+    network.load_state_dict(state)
+    transforms = LRASPP_MobileNet_V3_Large_Weights.COCO_WITH_VOC_LABELS_V1.transforms()
+    rgb = torch.from_numpy(segmenter.resize_input(frame)[:, :, ::-1].copy()).permute(2, 0, 1)[None] / 255
+    x = (rgb - torch.tensor(transforms.mean).view(1, 3, 1, 1)) / torch.tensor(transforms.std).view(1, 3, 1, 1)
+    with torch.inference_mode():
+        person = torch.softmax(network.eval()(x)["out"], 1)[0, 15]  # class 15 of VOC: person
+    np.testing.assert_allclose(mask, person.numpy(), atol=1e-5)
 
 
 def test_missing_weights_without_download_say_where_they_go():

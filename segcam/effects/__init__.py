@@ -8,7 +8,9 @@ registers itself (see registry.py); so do the stages that run around compositing
 from segcam.effects.base import Effect, Stage, blend, corrected_person, grey
 from segcam.effects.blur import blur_background
 from segcam.effects.compositor import Compositor
-from segcam.effects.registry import effects, get, keys_read, names, register, register_stage, stages
+from segcam.effects.registry import check, effects, get, keys_read, names, register, register_stage, stages
 
-__all__ = ["Compositor", "Effect", "Stage", "blend", "blur_background", "corrected_person", "effects", "get",
-           "grey", "keys_read", "names", "register", "register_stage", "stages"]
+__all__ = ["Compositor", "Effect", "Stage", "blend", "blur_background", "check", "corrected_person", "effects",
+           "get", "grey", "keys_read", "names", "register", "register_stage", "stages", "SETTINGS_CHECKS"]
+# the checks settings.load and settings.read take: what only the effects know
+SETTINGS_CHECKS = {"effect": check}

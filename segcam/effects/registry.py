@@ -60,6 +60,12 @@ def get(name: str) -> type:
                             setting="effect") from None
 
 
+def check(section) -> None:
+    """SettingsError (naming "effect") unless the effect an EffectSettings names exists. The
+    effects own their names; the settings hold a plain string and leave this check to them."""
+    get(section.name)
+
+
 def stages(where: str | None = None) -> list[type]:
     """Every stage class (or those of one place, "before" or "after" compositing), in their `order`."""
     _load()

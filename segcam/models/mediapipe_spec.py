@@ -10,7 +10,7 @@ from pathlib import Path
 
 from torch import nn
 
-from segcam.models import registry, weights
+from segcam.models import architectures, registry, weights
 from segcam.models.fetch import ProgressCallback
 
 
@@ -100,4 +100,4 @@ def _selfie_segmentation(variant: str = "general") -> nn.Module:
     return SelfieSegmentation(variant)
 
 
-registry.register_architecture("mediapipe-selfie", _selfie_segmentation)
+architectures.register("mediapipe-selfie", _selfie_segmentation)

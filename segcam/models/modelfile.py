@@ -4,15 +4,15 @@ The file is `torch.save` of a plain dict (so `torch.load(weights_only=True)` rea
 code in a file ever runs):
 
     format        "segcam-model"      version   1
-    architecture  a name in the registry's architecture table, e.g. "segnet"
+    architecture  a name in the table of architectures (`architectures`), e.g. "segnet"
     options       keyword arguments for that architecture's factory, e.g. {"variant": "general"}
     input_size    [height, width] the network runs at
     mean, std     RGB in [0, 1] is normalised as (x - mean) / std
     state_dict    the weights
     provenance    JSON-like facts: data, epochs, metrics, base weights, segcam version
 
-Loading builds the network through the registry (one table of architectures for the whole
-program), then fills it with the weights.
+Loading builds the network by its architecture's name (`architectures`, one table for the
+whole program), then fills it with the weights.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from torch import nn
 
 from segcam import fileio
 from segcam.errors import SettingsError
+from segcam.models import architectures
 
 FORMAT = "segcam-model"
 VERSION = 1
@@ -48,9 +49,7 @@ class ModelFile:
 
     def build(self) -> nn.Module:
         """The network with this file's weights, in eval mode."""
-        from segcam.models import registry
-
-        network = registry.build_architecture(self.architecture, **self.options)
+        network = architectures.build(self.architecture, **self.options)
         try:
             network.load_state_dict(self.state_dict)
         except RuntimeError as e:

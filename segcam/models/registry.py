@@ -5,13 +5,11 @@ says how to build the network, what input it wants, how good its masks are, and 
 weights come from (its `WeightSource`). The segmenter, the CLI, the app and `doctor` only
 ever ask this registry and the specs; none of them knows a model family by name.
 
-Adding a model = one module that calls `register(ModelSpec(...))`, listed in `_FAMILIES`.
+Adding a model = one module that calls `register(ModelSpec(...))`, listed in `families`.
 """
 
 from __future__ import annotations
 
-import importlib
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Protocol
@@ -19,12 +17,8 @@ from typing import Callable, Protocol
 from torch import nn
 
 from segcam.errors import SettingsError
+from segcam.models import families
 from segcam.models.fetch import ProgressCallback
-
-# the modules that register models; imported on the first question to the registry, so that
-# importing the registry stays cheap and no family module imports another
-_FAMILIES = ("segcam.models.mediapipe_spec", "segcam.models.rvm_spec", "segcam.models.torchvision_seg",
-             "segcam.models.calibrated")
 
 
 class WeightSource(Protocol):
@@ -97,9 +91,10 @@ class ModelSpec:
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
-_MODEL_FILES: dict[tuple[str, int, int], str] = {}  # (path, mtime, size) -> registered name
+# families that take models by other means than a registered name (a model file's path): each
+# gives the spec for what it takes, registered, or None
+_RESOLVERS: list[Callable[[str], ModelSpec | None]] = []
 _SYNCS: list[Callable[[], None]] = []  # families whose models are files that come and go
-_loaded = False
 
 
 def register(spec: ModelSpec) -> ModelSpec:
@@ -116,6 +111,11 @@ def registered(name: str) -> ModelSpec | None:
     return _REGISTRY.get(name)
 
 
+def resolve_with(resolver: Callable[[str], ModelSpec | None]) -> None:
+    """Have `lookup` ask `resolver` about a model that is not a registered name."""
+    _RESOLVERS.append(resolver)
+
+
 def sync_before_answering(sync: Callable[[], None]) -> None:
     """Have `sync` (un)register a family's models before every answer: they are files that come
     and go while segcam runs (see `calibrated`). It must only register, unregister and ask `registered`."""
@@ -123,22 +123,18 @@ def sync_before_answering(sync: Callable[[], None]) -> None:
 
 
 def _load_families() -> None:
-    global _loaded
-    if not _loaded:
-        _loaded = True
-        for module in _FAMILIES:
-            importlib.import_module(module)
+    families.load()
     for sync in _SYNCS:
         sync()
 
 
 def specs() -> list[ModelSpec]:
-    """Every registered model, in the order of `_FAMILIES` (whichever module was imported first)."""
+    """Every registered model, in the order of `families.MODULES` (whichever was imported first)."""
     _load_families()
 
     def family(spec: ModelSpec) -> int:
         module = getattr(spec.build, "__module__", "")
-        return _FAMILIES.index(module) if module in _FAMILIES else len(_FAMILIES)
+        return families.MODULES.index(module) if module in families.MODULES else len(families.MODULES)
 
     return sorted(_REGISTRY.values(), key=family)  # stable: registration order within a family
 
@@ -186,84 +182,13 @@ def resolve(model: str, width: int, height: int) -> str:
 
 
 def lookup(model: str) -> ModelSpec:
-    """The spec for a registered name or a segcam model file (registered on first use)."""
+    """The spec for a registered name, or for what a family's resolver takes (a segcam model
+    file: registered on first use, see `model_files`)."""
     _load_families()
     if model in _REGISTRY:
         return _REGISTRY[model]
-    from segcam.models import modelfile
-
-    if modelfile.looks_like_model_file(model):
-        return register_model_file(model)
+    for resolver in _RESOLVERS:
+        spec = resolver(model)
+        if spec is not None:
+            return spec
     return get(model)  # raises the one sentence on unknown names
-
-
-def register_model_file(path: str) -> ModelSpec:
-    """Register a segcam model file (see `modelfile`) and return its spec.
-
-    The name carries the file's sha256, so a retrained file under the same path is a new
-    model: the segmenter's ONNX cache, keyed by name, never serves a stale export.
-    """
-    from segcam.models import modelfile
-
-    try:
-        stat = Path(path).stat()
-    except OSError:
-        raise SettingsError(f"Model file {path} does not exist.") from None
-    # read and hash a file only when it is new or has changed on disk
-    signature = (str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size)
-    if signature in _MODEL_FILES:
-        return _REGISTRY[_MODEL_FILES[signature]]
-    info = modelfile.read(path)
-    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(path).stem)[:40]
-    name = f"{stem}-{info.sha256[:12]}"
-    _MODEL_FILES[signature] = name
-    if name in _REGISTRY:
-        return _REGISTRY[name]
-    metrics = info.provenance.get("metrics") or {}
-    facts = ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items())
-    return register(ModelSpec(
-        name=name,
-        input_size=info.input_size,
-        build=lambda download: info.build(),
-        weights=modelfile.FileWeights(Path(path)),
-        description=f"{info.architecture} from {path}" + (f" ({facts})" if facts else ""),
-        license="as the model file's provenance says",
-        mean=info.mean,
-        std=info.std,
-    ))
-
-
-# -- architectures: how to build a network with random weights, by name --------------------
-# A model file names one of these; `segcam train` builds its networks here too.
-
-_ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {}
-
-
-def register_architecture(name: str, factory: Callable[..., nn.Module]) -> None:
-    _ARCHITECTURES[name] = factory
-
-
-def architectures() -> list[str]:
-    _load_families()
-    return list(_ARCHITECTURES)
-
-
-def build_architecture(name: str, **options) -> nn.Module:
-    _load_families()
-    try:
-        factory = _ARCHITECTURES[name]
-    except KeyError:
-        raise SettingsError(f"Unknown architecture {name!r}; segcam knows {', '.join(_ARCHITECTURES)}.") from None
-    try:
-        return factory(**options)
-    except (TypeError, ValueError) as e:
-        raise SettingsError(f"Architecture {name!r} cannot be built with {options}: {e}") from e
-
-
-def _segnet() -> nn.Module:
-    from segcam.models.segnet import SegNet
-
-    return SegNet()
-
-
-register_architecture("segnet", _segnet)

@@ -176,7 +176,7 @@ class TorchvisionWeights:
 
 
 def _register() -> None:
-    from segcam.models import registry
+    from segcam.models import architectures, registry
 
     for name, architecture, title in (("lraspp-mobilenet-v3", "lraspp-mobilenet-v3-large", "LR-ASPP"),
                                       ("deeplabv3-mobilenet-v3", "deeplabv3-mobilenet-v3-large", "DeepLabV3")):
@@ -191,7 +191,7 @@ def _register() -> None:
             mean=MEAN,
             std=STD,
         ))
-        registry.register_architecture(architecture, lambda a=architecture: build_architecture(a))
+        architectures.register(architecture, lambda a=architecture: build_architecture(a))
 
 
 _register()

@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from segcam import evaluate
 from segcam.errors import SettingsError
-from segcam.models import modelfile, registry
+from segcam.models import architectures, modelfile, registry
 from segcam.train import augment, datasets
 from segcam.train.losses import segmentation_loss
 
@@ -98,7 +98,7 @@ def trainable(config: TrainConfig) -> Trainable:
         size = tuple(config.input_size or segnet.DEFAULT_INPUT_SIZE)
         if size[0] % 16 or size[1] % 16:
             raise SettingsError(f"segnet needs an input size that 16 divides, got {size[1]}x{size[0]}.")
-        return Trainable(registry.build_architecture("segnet"), "segnet", {}, size, segnet.MEAN, segnet.STD,
+        return Trainable(architectures.build("segnet"), "segnet", {}, size, segnet.MEAN, segnet.STD,
                          "random initialisation")
     if config.input_size:
         raise SettingsError("--input-size applies to segnet only; the other networks keep theirs.")
@@ -334,7 +334,7 @@ def _export(path: Path, config: TrainConfig, model: Trainable, network: nn.Modul
     if model.base_provenance:
         provenance["base_provenance"] = model.base_provenance
     # the exported weights are rebuilt into a plain network so the file loads anywhere
-    plain = registry.build_architecture(model.architecture, **model.options)
+    plain = architectures.build(model.architecture, **model.options)
     plain.load_state_dict(_plain(network))
     modelfile.save(path, plain, model.architecture, model.input_size, model.mean, model.std,
                    options=model.options, provenance=provenance)

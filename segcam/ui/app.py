@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QApplication
 
 from segcam.settings import Settings
 from segcam.ui import icons, theme
+from segcam.ui.widgets import WheelNeedsFocus
 from segcam.ui.window import MainWindow
 
 
@@ -25,6 +26,8 @@ def application() -> QApplication:
         theme.apply(app)
         app.setWindowIcon(icons.app_icon())
         app.setProperty("segcam_themed", True)
+        app._wheel_needs_focus = WheelNeedsFocus(app)  # kept: an event filter Python let go would stop
+        app.installEventFilter(app._wheel_needs_focus)
     return app
 
 

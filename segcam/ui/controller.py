@@ -12,7 +12,6 @@ from PySide6.QtCore import QObject, Signal
 
 from segcam.session import Listener, Session
 from segcam.settings import Settings
-from segcam.ui.vcam_panel import describe_failure
 
 
 class PipelineController(QObject):
@@ -22,7 +21,7 @@ class PipelineController(QObject):
     failed = Signal(object, object)  # (Settings that were refused, the error)
     paused = Signal(object)  # the pause mode now in force, or None
     vcam_started = Signal(str)  # the virtual camera's description
-    vcam_failed = Signal(object, str)  # VirtualCameraError (the switch is off again), what to do in words
+    vcam_failed = Signal(object)  # VirtualCameraError, saying what to do (the switch is off again)
     vcam_stopped = Signal()
     stopped = Signal(object)  # the pipeline ended by itself: the error, or None for a finished file
     network_ready = Signal(object)  # Settings whose network loaded beside the running one
@@ -83,7 +82,7 @@ class _Relay(Listener):
         self.c.vcam_started.emit(description)
 
     def vcam_failed(self, error: Exception) -> None:
-        self.c.vcam_failed.emit(error, describe_failure(error))  # here, off the GUI thread: it may run checks
+        self.c.vcam_failed.emit(error)
 
     def vcam_stopped(self) -> None:
         self.c.vcam_stopped.emit()

@@ -6,15 +6,14 @@ actions, so a command looks and behaves the same wherever it is reached from.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from segcam import effects
 from segcam.ui import help as help_windows
 from segcam.ui import icons
+from segcam.ui.file_dialogs import ask_files
 from segcam.ui.preview import VIEW_LABELS, VIEWS
 
 PAUSE_MODES = {"freeze": "Freeze the last frame", "blank": "Send a blank frame", "blur": "Send a heavy blur"}
@@ -210,19 +209,16 @@ class WindowMenus:
     # -- file dialogs ------------------------------------------------------------------------
 
     def ask_backgrounds(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self, "Add background pictures", str(Path.home()), IMAGE_FILTER)
+        paths = ask_files(self, "backgrounds", "Add background pictures", IMAGE_FILTER, many=True)
         if paths:
             self.add_backgrounds(paths)
 
     def ask_background_video(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Choose a background video", str(Path.home()), VIDEO_FILTER)
-        if path:
+        for path in ask_files(self, "background_video", "Choose a background video", VIDEO_FILTER):
             self.set_background_video(path)
 
     def ask_source_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open a video file as the camera", str(Path.home()),
-                                              VIDEO_FILTER)
-        if path:
+        for path in ask_files(self, "source_video", "Open a video file as the camera", VIDEO_FILTER):
             self.set_source(path)
 
     # -- calibration -------------------------------------------------------------------------

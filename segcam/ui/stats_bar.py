@@ -11,14 +11,17 @@ from segcam.capture import camera_index
 from segcam.ui.widgets import ElidedLabel
 
 PAUSED_SENDING = {"freeze": "a frozen frame", "blank": "a blank frame", "blur": "a blurred frame"}
+# skipped frames are said only when they matter: a few now and then are how a live camera keeps up
+SKIPPED_WORTH_SAYING = 0.05
 
 
 class StatsBar(QStatusBar):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setSizeGripEnabled(False)
-        # a long file name is shortened here rather than widening the window
-        self.source_status = ElidedLabel("", elide=Qt.TextElideMode.ElideMiddle)
+        # what matters most comes first (the privacy guard, frames skipped), so that the source's
+        # name, last, is what a narrow window shortens, rather than the window widening
+        self.source_status = ElidedLabel("", elide=Qt.TextElideMode.ElideRight)
         self.fps_label = QLabel("— fps")
         self.ms_label = QLabel("— ms per frame")
         self.latency_label = QLabel("— ms latency")
@@ -45,13 +48,14 @@ class StatsBar(QStatusBar):
         self.device_label.setToolTip(stats.model_reason)
         name = f"Camera {source}" if camera_index(source) is not None else Path(source).name
         if paused:
-            self.source_status.setText(f"{name}: paused, sending {PAUSED_SENDING.get(paused, 'the pause picture')}")
+            self.source_status.setText(f"Paused, sending {PAUSED_SENDING.get(paused, 'the pause picture')} · {name}")
             return
-        dropped = (f" · {stats.dropped} frame{'s' if stats.dropped != 1 else ''} skipped to keep up"
-                   if stats.dropped else "")
-        # while the guard holds, what is sent is its safe frame: say so, and why
-        guard = f" · privacy guard holding ({stats.guard}): the room is hidden" if stats.guard else ""
-        self.source_status.setText(f"{name}: {stats.source_status}{guard}{dropped}")
+        first = []
+        if stats.guard:  # what is sent is the guard's safe frame: say so, and why
+            first.append(f"Privacy guard holding ({stats.guard}): the room is hidden")
+        if stats.skipped >= SKIPPED_WORTH_SAYING:
+            first.append(f"skipping {stats.skipped:.0%} of frames to keep up")
+        self.source_status.setText(" · ".join([*first, f"{name}: {stats.source_status}"]))
 
     def set_paused(self, paused: str | None) -> None:
         """Say so at once when the pause changes, without waiting for the next stats."""

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
-from segcam import doctor
-from segcam.errors import VirtualCameraError
-from segcam.sinks import driver_fix as generic_driver_fix
+from segcam.errors import NoVirtualCamera
 from segcam.ui.widgets import Card, ToggleSwitch, label, restyle
 
 HOW_TO_USE = "In Zoom, Meet or Teams, open the video settings and choose this camera."
@@ -15,25 +15,10 @@ WAITING = "Starts as soon as segcam has a picture from the camera."
 OFF = "Off: meeting apps do not see segcam."
 
 
-def driver_fix() -> str:
-    """The fix `segcam doctor` gives on this machine for the virtual camera driver.
-
-    It comes from the doctor's own checks (install the package, then load the module with its
-    options), so the app and the doctor never say different things. The checks run commands
-    (modinfo, mokutil): call this off the GUI thread.
-    """
-    try:
-        failed = [check for check in doctor.virtual_camera_checks(doctor.Host()) if not check.ok and check.fix]
-    except Exception:  # noqa: BLE001 - a check that cannot run still leaves the generic advice
-        failed = []
-    return failed[0].fix if failed else generic_driver_fix()
-
-
-def describe_failure(error: Exception) -> str:
-    """A missing driver is named as such, with the exact fix for this machine."""
-    if isinstance(error, VirtualCameraError) and isinstance(error.__cause__, RuntimeError):
-        return f"No virtual camera driver: {driver_fix()}."
-    return str(error)
+def failure_detail(error: Exception) -> str:
+    """What pyvirtualcam itself said, for the status line's tooltip (the line says what to do)."""
+    cause = error.__cause__
+    return str(cause) if isinstance(cause, NoVirtualCamera) else str(error)
 
 
 class VirtualCameraPanel(Card):
@@ -69,6 +54,8 @@ class VirtualCameraSwitching:
     """Mixed into MainWindow: the switch, what the session says of the camera, and the setting that
     remembers it. The window provides settings, controller, vcam_panel, vcam_action, _save_timer."""
 
+    _vcam_failure: tuple[str | None, int] = (None, 0)  # the last failure's sentence, and how often in a row
+
     def set_virtual_camera(self, on: bool) -> None:
         waiting = "Starting…" if self.controller.running else WAITING
         self.vcam_panel.show_state(on, waiting if on else OFF)
@@ -78,12 +65,20 @@ class VirtualCameraSwitching:
         self._save_timer.start()
 
     def _vcam_started(self, description: str) -> None:
+        self._vcam_failure = (None, 0)
         self.vcam_panel.show_state(True, f"{description}\n{HOW_TO_USE}", "on")
+        self.vcam_panel.status.setToolTip("")
         self.vcam_action.setChecked(True)
 
-    def _vcam_failed(self, error: Exception, description: str = "") -> None:
-        self.vcam_panel.show_state(False, description or describe_failure(error), "error")
-        self.vcam_panel.status.setToolTip(str(error))
+    def _vcam_failed(self, error: Exception) -> None:
+        text = str(error)
+        tries = self._vcam_failure
+        # the same answer to a new try (the switch, Ctrl+Shift+V) must still show it was heard
+        tries = (text, tries[1] + 1 if tries[0] == text else 1)
+        self._vcam_failure = tries
+        shown = text if tries[1] == 1 else f"Tried {tries[1]} times, last at {time.strftime('%H:%M:%S')}: {text}"
+        self.vcam_panel.show_state(False, shown, "error")
+        self.vcam_panel.status.setToolTip(failure_detail(error))
         self.vcam_action.setChecked(False)
         self.settings = self.settings.replace(output="none")
         self._save_timer.start()

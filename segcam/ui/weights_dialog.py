@@ -13,11 +13,12 @@ import threading
 import time
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtWidgets import (QDialog, QFileDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout,
+from PySide6.QtWidgets import (QDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout,
                                QWidget)
 
 from segcam.errors import SegcamError
 from segcam.models import install, registry
+from segcam.ui.file_dialogs import ask_files
 from segcam.ui.widgets import label, restyle
 
 
@@ -215,8 +216,8 @@ class WeightsDialog(QDialog):
 
     def _ask_import(self) -> None:
         patterns = " ".join(self.spec.weights.import_patterns)
-        paths, _ = QFileDialog.getOpenFileNames(self, "Import model files", "",
-                                                f"{self.spec.weights.title} ({patterns});;All files (*)")
+        paths = ask_files(self, "model_files", "Import model files",
+                          f"{self.spec.weights.title} ({patterns});;All files (*)", many=True)
         if paths:
             self.import_files(paths)
 

@@ -3,10 +3,12 @@ a label that elides."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Property, QEasingCurve, QEvent, QPropertyAnimation, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import (Property, QEasingCurve, QEvent, QObject, QPropertyAnimation, QRectF, QSize, Qt, QTimer,
+                            Signal)
 from PySide6.QtGui import QColor, QFontMetrics, QPainter
-from PySide6.QtWidgets import (QAbstractButton, QComboBox, QFormLayout, QFrame, QHBoxLayout, QLabel, QPushButton,
-                               QSizePolicy, QSlider, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractButton, QAbstractSlider, QAbstractSpinBox, QComboBox, QFormLayout, QFrame,
+                               QHBoxLayout, QLabel, QPushButton, QScrollBar, QSizePolicy, QSlider, QToolButton,
+                               QVBoxLayout, QWidget)
 
 from segcam.ui import theme
 
@@ -23,6 +25,28 @@ def restyle(widget: QWidget) -> None:
     """Re-apply the stylesheet after a dynamic property (role, state, level) changed."""
     widget.style().unpolish(widget)
     widget.style().polish(widget)
+
+
+class WheelNeedsFocus(QObject):
+    """The mouse wheel changes a value control (slider, combo box, spin box) only once it has
+    focus (clicked, or reached with Tab). Over one without focus the wheel goes on to the panel
+    underneath, which scrolls: scrolling the settings must not change them (a slider swept to
+    0%, the Camera box landing on "Open video file…"). Installed on the application, so every
+    control of every window and dialog is covered, those made later too."""
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        kind = event.type()
+        if kind == QEvent.Type.Wheel and _is_value_control(watched) and not watched.hasFocus():
+            event.ignore()  # ignored, the event goes on to the control's parents
+            return True
+        if kind == QEvent.Type.Polish and _is_value_control(watched):
+            # Qt gives focus on a wheel turn to a control that takes it that way (combo boxes do)
+            watched.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        return False
+
+
+def _is_value_control(obj: QObject) -> bool:
+    return isinstance(obj, (QAbstractSlider, QComboBox, QAbstractSpinBox)) and not isinstance(obj, QScrollBar)
 
 
 def form(*rows: tuple[str, QWidget]) -> QFormLayout:

@@ -24,6 +24,7 @@ from segcam.ui.background_choice import BackgroundChoosing
 from segcam.ui.controller import PipelineController
 from segcam.ui.controls import explain
 from segcam.ui.effects_bar import EffectThumbnails
+from segcam.ui.file_dialogs import RemembersFolders
 from segcam.ui.layout import WindowLayout
 from segcam.ui.menus import WindowMenus
 from segcam.ui.model_switch import ModelSwitching
@@ -38,7 +39,8 @@ THUMBNAIL_INTERVAL_MS = 400
 OPEN_VIDEO_HINT = "To use a video file instead, choose File > Open video file (Ctrl+O)."
 
 
-class MainWindow(WindowMenus, ModelSwitching, BackgroundChoosing, VirtualCameraSwitching, WindowLayout, QMainWindow):
+class MainWindow(WindowMenus, ModelSwitching, BackgroundChoosing, VirtualCameraSwitching, RemembersFolders, WindowLayout,
+                 QMainWindow):
     cameras_found = Signal(list)
 
     def __init__(self, settings: Settings, warnings: list[str] | tuple = (), realtime: bool = True):
