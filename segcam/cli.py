@@ -42,8 +42,8 @@ def _add_pipeline_options(parser, live: bool) -> None:
         parser.add_argument("--source", help="camera index or video file / image sequence (default 0)")
         parser.add_argument("--fps", type=parse_fps, help="frame rate asked of the camera and sent out (default 30)")
         parser.add_argument("--loop", action="store_true", help="loop a video-file source")
-        parser.add_argument("--vcam-backend", help="pyvirtualcam backend (v4l2loopback, obs, unitycapture)")
-        parser.add_argument("--vcam-device", help="virtual camera device, e.g. /dev/video10")
+        parser.add_argument("--vcam-backend", help="virtual camera backend: v4l2loopback or pipewire (Linux), obs, unitycapture; default: v4l2loopback where it is loaded, else PipeWire where its daemon runs")
+        parser.add_argument("--vcam-device", help="virtual camera device, e.g. /dev/video10 (pipewire: the camera's name, default segcam)")
     for key in _tuning_keys():
         _add_setting_option(parser, key)
 
@@ -255,6 +255,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         def guard_changed(self, reason: str | None, frame: int) -> None:
             self.lines.put(_guard_line(reason, frame))
+
+        def vcam_status(self, sentence: str, working: bool) -> None:
+            self.lines.put(f"segcam: {sentence}")
 
     settings = settings_from_args(args, base_settings(args))
     is_camera = camera_index(settings.source.name) is not None

@@ -439,6 +439,57 @@ def linux_checks(host: Host, configured_device: str | None = None) -> list[Check
     return results
 
 
+# -- Linux: the PipeWire camera (no kernel module; browsers only) ------------------------------
+
+PORTAL_SERVICE = "/usr/share/dbus-1/services/org.freedesktop.portal.Desktop.service"
+
+
+@dataclass(frozen=True)
+class PipeWireFacts:
+    socket: str  # where the daemon's socket is looked for
+    answers: bool  # a daemon accepts connections there
+    gst_launch: bool  # gst-launch-1.0 is on PATH
+    pipewiresink: bool  # GStreamer's PipeWire plugin is installed
+
+
+def pipewire_facts() -> PipeWireFacts:
+    import shutil
+
+    from segcam.vcam import system
+
+    return PipeWireFacts(str(system.pipewire_socket()), system.pipewire_answers(),
+                         shutil.which(system.GST_LAUNCH) is not None, system.gstreamer_element("pipewiresink"))
+
+
+def pipewire_checks(host: Host, facts: PipeWireFacts) -> list[CheckResult]:
+    """The PipeWire camera's daemon, GStreamer pieces and portal, with this distribution's install
+    line; once all are there, each browser's switch as a tip. Where v4l2loopback is loaded segcam
+    uses it, and this is one line."""
+    from segcam.vcam import system
+
+    if module_loaded(host):
+        return [CheckResult("PipeWire camera", True, "not needed: v4l2loopback is loaded, and every app sees it")]
+    install = system.install_line(host.read("/etc/os-release") or "")
+    daemon = CheckResult("PipeWire", facts.answers, f"daemon answers at {facts.socket}" if facts.answers else
+                         f"no daemon answers at {facts.socket}",
+                         "" if facts.answers else "start it with `systemctl --user start pipewire wireplumber` "
+                         "(desktops of the last few years run it), or use v4l2loopback")
+    pieces = facts.gst_launch and facts.pipewiresink
+    missing = [name for name, there in (("gst-launch-1.0", facts.gst_launch), ("pipewiresink", facts.pipewiresink))
+               if not there]
+    gstreamer = CheckResult("GStreamer", pieces, "gst-launch-1.0 and pipewiresink found" if pieces else
+                            f"{' and '.join(missing)} missing", "" if pieces else install)
+    portal_there = host.path(PORTAL_SERVICE).exists()
+    portal = CheckResult("Desktop portal", portal_there, "xdg-desktop-portal installed" if portal_there else
+                         "xdg-desktop-portal is not installed: browsers reach cameras through it",
+                         "" if portal_there else install)
+    results = [daemon, gstreamer, portal]
+    if all(r.ok for r in results):
+        results.append(CheckResult("Browsers", True, "see segcam's PipeWire camera once switched on (Zoom does not: "
+                                   "it reads V4L2 only)", "; ".join(system.PIPEWIRE_SWITCHES[:2])))
+    return results
+
+
 # -- Windows and macOS: OBS Virtual Camera ---------------------------------------------------
 
 def windows_capture_filters() -> list[str]:
@@ -662,6 +713,8 @@ def run_checks(host: Host | None = None) -> list[CheckResult]:
     loopbacks = [d.index for d in video_devices(host) if d.loopback] if host.system == "Linux" else []
     results.append(check_cameras(camera_indices(), host.system, loopbacks))
     results += virtual_camera_checks(host, configured_vcam_device())
+    if host.system == "Linux":  # the other way to a camera, where v4l2loopback is not loaded
+        results += pipewire_checks(host, pipewire_facts())
     results += check_weights()
     results.append(check_caches())
     results.append(check_auto_model())

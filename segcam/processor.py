@@ -223,7 +223,7 @@ class FrameProcessor:
             self._forget_the_scene(SCENE_CUT)
         matte = segmenter.matte(model_input)
         t1 = time.perf_counter()
-        alpha = self.refiner.refine(matte.alpha, model_input, frame.shape)
+        alpha = self.refiner.refine_frame(matte.alpha, model_input, frame)
         t2 = time.perf_counter()
         return FrameMatte(matte.alpha, alpha, matte.foreground,
                           {"segment": (t1 - t0) * 1e3, "refine": (t2 - t1) * 1e3})

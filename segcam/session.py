@@ -16,7 +16,6 @@ drops frames instead of queueing them. Stats are reported at most every STATS_IN
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import queue
 import threading
@@ -24,15 +23,16 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from segcam import doctor, sinks as sink_factory
+from segcam import sinks as sink_factory
 from segcam.backgrounds import VIDEO_SUFFIXES, VideoBackground, load_image
 from segcam.capture import camera_index
-from segcam.errors import BackgroundError, NoVirtualCamera, SegcamError, VirtualCameraError
+from segcam.errors import BackgroundError, SegcamError
 from segcam.models import registry
 from segcam.pipeline import Pipeline, Stats
 from segcam.processor import Result
 from segcam.segmenter import Segmenter
-from segcam.settings import OutputSettings, Settings
+from segcam.session_vcam import VirtualCameraLink
+from segcam.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -63,14 +63,18 @@ class Listener:
     def paused(self, mode: str | None) -> None:
         """The pause mode now in force, or None."""
 
-    def vcam_started(self, description: str) -> None:
-        pass
+    def vcam_started(self, description: str, hint: str = "") -> None:
+        """The virtual camera runs: where frames go, and how meeting apps find it."""
 
     def vcam_failed(self, error: Exception) -> None:
         """The virtual camera could not start or stopped working; it is off now."""
 
     def vcam_stopped(self) -> None:
         pass
+
+    def vcam_status(self, sentence: str, working: bool) -> None:
+        """The running camera was lost (its PipeWire daemon went away) or is offered again; it
+        stays on meanwhile, and the preview and any file go on."""
 
     def stopped(self, error: Exception | None) -> None:
         """The pipeline ended by itself: the error, or None for a source that ended."""
@@ -98,13 +102,11 @@ class Session:
         self.overwrite = overwrite
         self.pipeline: Pipeline | None = None
         self.pause_mode: str | None = None
-        self._vcam = None  # the virtual camera sink while one is attached
-        self._vcam_wanted: tuple[str | None, str | None] | None = None  # (backend, device) while on
+        self._vcam = VirtualCameraLink(self.listener)
         self._lock = threading.Lock()  # guards the fields the worker thread writes
         self._latest: Result | None = None
         self._frame_pending = False
         self._frame_size: tuple[int, int] | None = None
-        self._resize_queued = False
         self._wanted: Settings | None = None
         self._apply_queued = False
         self._clock = clock
@@ -125,7 +127,7 @@ class Session:
         Raises a SegcamError when anything the user chose cannot be used; a virtual camera
         that does not start is such an error here (the command line's way)."""
         if settings.output.target == "vcam":
-            self._vcam_wanted = (settings.output.vcam_backend, settings.output.vcam_device)
+            self._vcam.wanted = (settings.output.vcam_backend, settings.output.vcam_device)
         self._start(settings, vcam_required=True)
         return self.pipeline
 
@@ -185,7 +187,7 @@ class Session:
 
     def set_virtual_camera(self, on: bool, backend: str | None = None, device: str | None = None) -> None:
         """Send to the virtual camera (now, or from the start of the next pipeline), or stop sending."""
-        self._submit(lambda: self._set_vcam((backend, device) if on else None))
+        self._submit(lambda: self._vcam.set((backend, device) if on else None, self.pipeline, self.frame_size))
 
     def check_backgrounds(self, paths: list[str]) -> None:
         """Find which files can be backgrounds, on a thread of their own (a large picture takes
@@ -277,8 +279,7 @@ class Session:
         except BaseException:
             self.pipeline = None
             raise
-        if self._vcam is not None:
-            self.listener.vcam_started(self._vcam.describe())
+        self._vcam.tell_started()
 
     def _make_sinks(self, settings: Settings, width: int, height: int, fps: float, vcam_required: bool) -> list:
         """The outputs of a new pipeline: a file the settings name, and the virtual camera while it is wanted."""
@@ -291,93 +292,26 @@ class Session:
                 and not source.loop else None
             made += sink_factory.build(output, width, height, fps, overwrite=self.overwrite, audio_from=sound,
                                        inputs=input_files(settings))
-        if self._vcam_wanted is not None:
-            try:
-                # the command line's camera keeps its frame rate; the app's goes at the source's pace
-                self._vcam = self._open_vcam(self._vcam_output(output), width, height, fps, pace=vcam_required)
-            except SegcamError as exc:
-                if vcam_required:
-                    for sink in made:
-                        sink.mark_incomplete()  # nothing was written: an older file there stays as it was
-                        sink.close()
-                    raise
-                self._vcam_wanted = None  # the app goes on without it, and says why
-                self.listener.vcam_failed(exc)
-                return made
-            made.append(self._vcam)
-        return made
-
-    @staticmethod
-    def _open_vcam(output: OutputSettings, width: int, height: int, fps: float, pace: bool = False):
-        """The virtual camera's sink; when pyvirtualcam finds no camera, the error says what this
-        machine lacks and doctor's fix for it (the one text the command line and the app show)."""
         try:
-            (sink,) = sink_factory.build(output, width, height, fps, pace=pace)
-        except NoVirtualCamera as exc:
-            raise VirtualCameraError(doctor.no_virtual_camera(exc.reason)) from exc
-        return sink
-
-    def _vcam_output(self, output: OutputSettings) -> OutputSettings:
-        backend, device = self._vcam_wanted
-        return dataclasses.replace(output, target="vcam", vcam_backend=backend, vcam_device=device)
+            made += self._vcam.sinks_for(output, width, height, fps, required=vcam_required)
+        except SegcamError:
+            for sink in made:
+                sink.mark_incomplete()  # nothing was written: an older file there stays as it was
+                sink.close()
+            raise
+        return made
 
     def _stop_pipeline(self) -> None:
         pipeline, self.pipeline = self.pipeline, None
         if pipeline is not None:
             pipeline.stop()  # closes its sinks, the virtual camera included
-        if self._vcam is not None:
-            self._vcam = None
-            self.listener.vcam_stopped()
+        self._vcam.released()
 
     def _pause(self, mode: str | None) -> None:
         if self.pipeline is not None:
             self.pipeline.pause(mode)
         self.pause_mode = mode
         self.listener.paused(mode)
-
-    def _set_vcam(self, wanted: tuple[str | None, str | None] | None) -> None:
-        self._vcam_wanted = wanted
-        if wanted is None:
-            self._detach_vcam()
-            self.listener.vcam_stopped()
-        elif self._vcam is None and self.running:
-            self._attach_vcam()
-        elif self._vcam is None and wanted[0] is None:
-            # no picture yet: a machine without the driver hears it now, not once the camera runs
-            # (a named backend is pyvirtualcam's to judge; doctor checks the default one)
-            problem = doctor.virtual_camera_problem()
-            if problem is not None:
-                self._vcam_wanted = None
-                self.listener.vcam_failed(VirtualCameraError(doctor.no_virtual_camera(problem=problem)))
-
-    def _attach_vcam(self) -> None:
-        pipeline = self.pipeline
-        width, height = self.frame_size or pipeline.frame_size
-        try:
-            sink = self._open_vcam(self._vcam_output(pipeline.settings.output), width, height,
-                                   pipeline.settings.source.fps)
-        except SegcamError as exc:
-            self._vcam_wanted = None
-            self.listener.vcam_failed(exc)
-            return
-        pipeline.add_sink(sink)
-        self._vcam = sink
-        self.listener.vcam_started(sink.describe())
-
-    def _detach_vcam(self) -> None:
-        sink, self._vcam = self._vcam, None
-        if sink is not None and self.pipeline is not None:
-            self.pipeline.remove_sink(sink)
-        elif sink is not None:
-            sink.close()
-
-    def _resize_vcam(self) -> None:
-        """The source changed size: give meeting apps a camera of the new size."""
-        with self._lock:
-            self._resize_queued = False
-        if self._vcam is not None and self._vcam_wanted is not None:
-            self._detach_vcam()
-            self._attach_vcam()
 
     def _reap(self, pipeline: Pipeline) -> None:
         if pipeline is self.pipeline:
@@ -411,15 +345,12 @@ class Session:
             self._latest = result
             notify, self._frame_pending = not self._frame_pending, True
             self._frame_size = (width, height)
-            vcam = self._vcam
-            resize = vcam is not None and (vcam.width, vcam.height) != (width, height) and not self._resize_queued
-            self._resize_queued |= resize
             now = self._clock()
             stats_due = self._stats_at is None or now - self._stats_at >= STATS_INTERVAL_S
             if stats_due:
                 self._stats_at = now
-        if resize:
-            self._submit(self._resize_vcam)
+        if self._vcam.resize_needed(width, height):
+            self._submit(lambda: self._vcam.resize(self.pipeline, self.frame_size))
         if notify:
             self.listener.frame_ready()
         if stats_due:

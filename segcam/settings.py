@@ -81,6 +81,11 @@ class ModelSettings:
 class MaskSettings:
     edge_softness: float = _setting(0.3, kind="fraction", label="Edge softness",
                                     hint="Feathering of the edge around you: more hides a ragged outline")
+    # segcam.edges: the alpha follows the frame's edges and stays off the room (no dark fringe)
+    edge_refine: bool = _setting(True, label="Fit edge to the picture", flag="--no-edge-refine",
+                                 hint="Fit the outline to the picture's edges, so no ring of the room shows around you",
+                                 help="lift the mask to the frame plainly: by default its outline follows the frame's "
+                                      "edges, so no ring of the room shows around the person")
     smoothing: float = _setting(0.5, kind="fraction", label="Smoothing",
                                 hint="Steadies the outline between frames: more is calmer, less follows fast moves")
     # a hard cut at this probability; None keeps the mask soft

@@ -25,13 +25,13 @@ from typing import Callable
 import numpy as np
 import pyvirtualcam
 
-from segcam import video_file
+from segcam import vcam, video_file
 from segcam.errors import NoVirtualCamera, OutputError, VirtualCameraError
 from segcam.imageops import letterbox
 
-# pyvirtualcam's built-in backends, for the message about an unknown one (pyvirtualcam does not
-# export the names it knows)
-KNOWN_BACKENDS = "v4l2loopback (Linux), obs (Windows, macOS), unitycapture (Windows)"
+# pyvirtualcam's built-in backends and ours, for the message about an unknown one (pyvirtualcam
+# does not export the names it knows)
+KNOWN_BACKENDS = "v4l2loopback (Linux), pipewire (Linux), obs (Windows, macOS), unitycapture (Windows)"
 
 
 def fit(frame: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -78,7 +78,7 @@ class Sink:
 
 
 def build(output, width: int, height: int, fps: float, *, pace: bool = False, overwrite: bool = False,
-          audio_from: str | None = None, inputs=()) -> list[Sink]:
+          audio_from: str | None = None, inputs=(), on_status=None) -> list[Sink]:
     """The sinks an output setting asks for (an `OutputSettings`): none, the virtual camera, or a
     video file. `pace` holds the virtual camera to its frame rate; a file gets `audio_from`'s
     sound and must not be any of `inputs`."""
@@ -86,31 +86,44 @@ def build(output, width: int, height: int, fps: float, *, pace: bool = False, ov
         return []
     if output.target == "vcam":
         return [VirtualCameraSink(width, height, fps, backend=output.vcam_backend, device=output.vcam_device,
-                                  pace=pace)]
+                                  pace=pace, on_status=on_status)]
     return [VideoFileSink(output.target, width, height, fps, audio_from=audio_from, overwrite=overwrite,
                           inputs=inputs)]
 
 
 class VirtualCameraSink(Sink):
-    """Frames to a virtual camera that meeting apps list like a webcam."""
+    """Frames to a virtual camera that meeting apps list like a webcam. With no backend named, Linux
+    takes v4l2loopback where it is loaded and PipeWire where it is not (vcam.system.choose_backend)."""
 
     def __init__(self, width: int, height: int, fps: float, backend: str | None = None,
-                 device: str | None = None, pace: bool = False):
+                 device: str | None = None, pace: bool = False, on_status=None):
+        """`on_status(sentence, working)`: a camera that can be lost and come back while it runs
+        (the PipeWire camera) says so through it."""
         self.width, self.height, self.fps = width, height, fps
         self.pace = pace
+        backend = vcam.system.choose_backend(backend)
         try:
+            extra = {"on_status": on_status} if backend == "pipewire" and on_status is not None else {}
             self._camera = _Camera(width, height, fps, fmt=pyvirtualcam.PixelFormat.BGR, backend=backend,
-                                   device=device)
+                                   device=device, **extra)
         except KeyError:  # pyvirtualcam looks a named backend up in its registry
             raise VirtualCameraError(f"Unknown virtual camera backend {backend!r}; pyvirtualcam's are "
                                      f"{KNOWN_BACKENDS}.", setting="vcam_backend") from None
         except RuntimeError as exc:
             reason = "; ".join(line for line in str(exc).splitlines() if line.strip())
+            if backend == "pipewire":  # our backend's reason is one sentence with its fix
+                reason = reason.removeprefix("'pipewire' backend: ")
+                raise VirtualCameraError(f"Cannot start the PipeWire camera: {reason}.", setting="vcam_backend") from exc
             raise NoVirtualCamera(reason) from exc
         self.device: str = self._camera.device
+        self.backend: str = self._camera.backend
+        # how meeting apps find it: a PipeWire camera needs a switch in the browser, and Zoom misses it
+        self.hint = vcam.system.how_to_use(self.backend)
+        self.notes = [f"{self.hint}."] if self.backend == "pipewire" else []
 
     def describe(self) -> str:
-        return f"Sending to {self.device} as {self.width}x{self.height} @{self.fps:g}"
+        where = f"the PipeWire camera {self.device!r}" if self.backend == "pipewire" else self.device
+        return f"Sending to {where} as {self.width}x{self.height} @{self.fps:g}"
 
     @property
     def frames_sent(self) -> int:

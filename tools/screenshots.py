@@ -5,8 +5,8 @@
 One PNG per effect (window-<effect>.png) plus the mask view, and closeup-models.jpg: the
 Hamilton clip's close-up profile (frames 25-35) through MediaPipe and through Robust Video
 Matting, each over the bookshelf background, with the models' own masks beneath; and a strip
-of frames for each of the privacy guard, only me, framing, lens blur and low light
-(feature-<name>.jpg, see tools/feature_strips.py). `--parts` renders some of them.
+of frames for each of the privacy guard, only me, framing, lens blur, low light and the
+person's edge (feature-<name>.jpg, see tools/feature_strips.py). `--parts` renders some of them.
 
 The window runs the real pipeline on the stretch of the Hamilton clip where the singer faces
 the camera (the clip also cuts to the audience), read as a looping image sequence; nothing
@@ -164,15 +164,25 @@ def render_window(outdir: Path, workdir: Path, clip: Path, backgrounds: dict, ef
             window.choose_effect(effect)
             _wait(app, 30, lambda: window.running_settings.effect.name == effect)
             _wait(app, 1.6)  # mask smoothing settles, thumbnails refresh
+            _wait(app, 10, lambda: _settled(window))
             written.append(_save(window, outdir / f"window-{effect}.png"))
         if mask_view:
             window.choose_effect("blur")
             window.set_view("mask")
             _wait(app, 1.2)
+            _wait(app, 10, lambda: _settled(window))
             written.append(_save(window, outdir / "window-mask-view.png"))
     finally:
         window.close()
     return written
+
+
+def _settled(window) -> bool:
+    """The effect shows as it is: the privacy guard neither holds nor fades out (the segment's
+    loop is a scene cut to it), and the status bar, a stats report behind, says so too."""
+    result = window._last_result
+    released = result is not None and (result.guard is None or result.guard.amount == 0.0)
+    return released and "Privacy guard" not in window.stats_bar.source_status.text()
 
 
 def _save(window, path: Path) -> Path:

@@ -20,9 +20,10 @@ class PipelineController(QObject):
     applied = Signal(object)  # the Settings the pipeline now runs with
     failed = Signal(object, object)  # (Settings that were refused, the error)
     paused = Signal(object)  # the pause mode now in force, or None
-    vcam_started = Signal(str)  # the virtual camera's description
+    vcam_started = Signal(str, str)  # the virtual camera's description, how meeting apps find it
     vcam_failed = Signal(object)  # VirtualCameraError, saying what to do (the switch is off again)
     vcam_stopped = Signal()
+    vcam_status = Signal(str, bool)  # the running camera lost (False) or offered again (True), in a sentence
     stopped = Signal(object)  # the pipeline ended by itself: the error, or None for a finished file
     network_ready = Signal(object)  # Settings whose network loaded beside the running one
     network_failed = Signal(object, object)  # (those Settings, the error); the running pipeline is untouched
@@ -78,14 +79,17 @@ class _Relay(Listener):
     def paused(self, mode: str | None) -> None:
         self.c.paused.emit(mode)
 
-    def vcam_started(self, description: str) -> None:
-        self.c.vcam_started.emit(description)
+    def vcam_started(self, description: str, hint: str = "") -> None:
+        self.c.vcam_started.emit(description, hint)
 
     def vcam_failed(self, error: Exception) -> None:
         self.c.vcam_failed.emit(error)
 
     def vcam_stopped(self) -> None:
         self.c.vcam_stopped.emit()
+
+    def vcam_status(self, sentence: str, working: bool) -> None:
+        self.c.vcam_status.emit(sentence, working)
 
     def stopped(self, error: Exception | None) -> None:
         self.c.stopped.emit(error)

@@ -8,9 +8,9 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
 from segcam.errors import NoVirtualCamera
+from segcam.vcam.system import HOW_TO_USE
 from segcam.ui.widgets import Card, ToggleSwitch, label, restyle
 
-HOW_TO_USE = "In Zoom, Meet or Teams, open the video settings and choose this camera."
 WAITING = "Starts as soon as segcam has a picture from the camera."
 OFF = "Off: meeting apps do not see segcam."
 
@@ -64,11 +64,16 @@ class VirtualCameraSwitching:
         self.settings = self.settings.replace(output="vcam" if on else "none")
         self._save_timer.start()
 
-    def _vcam_started(self, description: str) -> None:
+    def _vcam_started(self, description: str, hint: str = "") -> None:
+        """`hint`: how meeting apps find this camera (a PipeWire camera: a switch in the browser)."""
         self._vcam_failure = (None, 0)
-        self.vcam_panel.show_state(True, f"{description}\n{HOW_TO_USE}", "on")
+        self.vcam_panel.show_state(True, f"{description}\n{hint or HOW_TO_USE}", "on")
         self.vcam_panel.status.setToolTip("")
         self.vcam_action.setChecked(True)
+
+    def _vcam_status(self, sentence: str, working: bool) -> None:
+        """The camera stays on: lost for now (its PipeWire daemon went away), or offered again."""
+        self.vcam_panel.show_state(True, sentence, "on" if working else "error")
 
     def _vcam_failed(self, error: Exception) -> None:
         text = str(error)

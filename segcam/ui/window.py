@@ -94,6 +94,7 @@ class MainWindow(WindowMenus, ModelSwitching, BackgroundChoosing, VirtualCameraS
         c.vcam_started.connect(self._vcam_started)
         c.vcam_failed.connect(self._vcam_failed)
         c.vcam_stopped.connect(self._vcam_stopped)
+        c.vcam_status.connect(self._vcam_status)
         self.effect_bar.chosen.connect(self.choose_effect)
         self.gallery.chosen.connect(lambda path: self.change(effect="image", background=path))
         self.gallery.add_requested.connect(self.ask_backgrounds)
