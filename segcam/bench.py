@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
 import json
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -11,12 +11,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from segcam.io import video_frames
+from segcam import frame_timing, system
 from segcam.imageops import synthetic_frames
-from segcam.processor import STAGES, FrameProcessor
+from segcam.processor import FrameProcessor
 from segcam.settings import Settings
-
-_WARMUP = 10
 
 
 def _background_for(settings: Settings, workdir: Path, width: int, height: int) -> Settings:
@@ -36,38 +34,40 @@ def _background_for(settings: Settings, workdir: Path, width: int, height: int) 
     return settings
 
 
-# Nobody is in the synthetic frames, so the privacy guard would hold on every one of them and
-# the effect would never be composited: bench would time the safe frame. It still judges each
-# mask with the guard off, so that cost stays in the figures.
-SYNTHETIC_GUARD_NOTE = "privacy guard off: nobody is in the synthetic frames, and it would hold on every one"
+SYNTHETIC_GUARD_NOTE = frame_timing.SYNTHETIC_GUARD_NOTE
 
 
-def run(settings: Settings, frames: int = 200, source: str | None = None, runtime: str = "auto") -> dict:
+def run(settings: Settings, frames: int = 200, source: str | None = None, runtime: str = "auto",
+        clock: frame_timing.Clock = time.perf_counter) -> dict:
+    """Time `frames` frames through the per-frame path as segcam.frame_timing does: the figure
+    is of the frames with the effect composited; those the privacy guard held on are counted
+    and timed apart. Synthetic frames are timed with the guard off; a clip (`source`, played
+    from its start, round again at its end) with the guard as set."""
     width, height = settings.source.width, settings.source.height
-    inputs = video_frames(source, limit=60, size=(width, height)) if source else synthetic_frames(width, height)
+    inputs = frame_timing.clip_frames(source, (width, height)) if source else \
+        itertools.cycle(synthetic_frames(width, height))
     guard_note = ""
-    if source is None and settings.mask.guard:
-        settings, guard_note = settings.replace(guard=False), SYNTHETIC_GUARD_NOTE
-    held = 0
+    if source is None:
+        settings, guard_note = frame_timing.for_synthetic(settings)
     with tempfile.TemporaryDirectory() as workdir:
         processor = FrameProcessor(_background_for(settings, Path(workdir), width, height), runtime=runtime)
-        for i in range(_WARMUP):
-            processor.process(inputs[i % len(inputs)])
-        totals, stages = [], {name: [] for name in STAGES}
-        for i in range(frames):
-            t0 = time.perf_counter()
-            result = processor.process(inputs[i % len(inputs)])
-            totals.append((time.perf_counter() - t0) * 1e3)
-            held += bool(result.guard and result.guard.holding)
-            for name in STAGES:
-                stages[name].append(result.ms[name])
-        processor.close()
+        try:
+            timing = frame_timing.time_frames(processor, inputs, frames, clock=clock)
+        finally:
+            processor.close()
     segmenter = processor.segmenter
-    median = float(np.median(totals))
+    median, held = timing.median, len(timing.held_ms)
+    if held:
+        guard_note = (f"the privacy guard held {held} of {frames} frames (the safe frame, median "
+                      f"{timing.held_median:.2f} ms): the figures are of the {frames - held} frames with the effect")
+        if median is None:
+            guard_note = (f"the privacy guard held all {frames} frames (the safe frame, median {timing.held_median:.2f}"
+                          " ms): nothing here times the effect; try another clip, or --no-guard")
     return {
-        "ms_per_frame": {"median": median, "mean": float(np.mean(totals)), "p90": float(np.percentile(totals, 90))},
-        "stages": {name: float(np.median(values)) for name, values in stages.items()},
-        "fps": 1000.0 / median if median > 0 else 0.0,
+        "ms_per_frame": None if median is None else {
+            "median": median, "mean": float(np.mean(timing.ms)), "p90": timing.percentile(90)},
+        "stages": {name: float(np.median(values)) for name, values in timing.stages.items()},
+        "fps": 1000.0 / median if median else 0.0,
         "device": segmenter.device,
         "runtime": segmenter.runtime,
         "model": segmenter.name,
@@ -75,12 +75,13 @@ def run(settings: Settings, frames: int = 200, source: str | None = None, runtim
         "size": f"{width}x{height}",
         "effect": settings.effect.name,
         "frames": frames,
+        "effect_frames": len(timing.ms),  # the frames the figures are of
         "source": source or "synthetic",
-        # frames on which the privacy guard sent the safe frame instead of the effect
+        # frames on which the privacy guard sent the safe frame instead of the effect, timed apart
         "guard_held": held,
-        "guard_note": guard_note or (f"the privacy guard held {held} of {frames} frames: the effect was not "
-                                     "composited on those" if held else ""),
-        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "guard_held_ms": timing.held_median,
+        "guard_note": guard_note,
+        "machine": system.machine(),
     }
 
 
@@ -91,9 +92,9 @@ def format_json(report: dict) -> str:
 def format_text(report: dict) -> str:
     ms = report["ms_per_frame"]
     stages = ", ".join(f"{name} {value:.2f}" for name, value in report["stages"].items())
+    figures = (f"  per frame: median {ms['median']:.2f} ms, mean {ms['mean']:.2f}, p90 {ms['p90']:.2f} ms "
+               f"({report['fps']:.0f} fps)\n  stages (median ms): {stages}") if ms else "  no frame with the effect"
     return (f"{report['model']} on {report['device']} ({report['runtime']}), {report['size']}, "
-            f"effect {report['effect']}, {report['frames']} {report['source']} frames\n"
-            f"  per frame: median {ms['median']:.2f} ms, mean {ms['mean']:.2f}, p90 {ms['p90']:.2f} ms "
-            f"({report['fps']:.0f} fps)\n"
-            f"  stages (median ms): {stages}" + (f"\n  {report['model_reason']}" if report.get("model_reason") else "")
+            f"effect {report['effect']}, {report['frames']} {report['source']} frames, {report['machine']}\n"
+            + figures + (f"\n  {report['model_reason']}" if report.get("model_reason") else "")
             + (f"\n  {report['guard_note']}" if report.get("guard_note") else ""))

@@ -4,12 +4,13 @@ A model calibrated for this very source at this frame size (`segcam calibrate`) 
 the user made it for this camera and room, and it costs what the fast network it was tuned
 from costs.
 
-Each installed model that segcam offers by default is measured once per machine, device,
-frame size and quality (a dozen frames through the real per-frame path, a second or two;
-the figures are kept in the data folder), and auto takes the highest-quality one whose
-frame fits in `BUDGET` of the frame interval, so capture, the preview and the virtual camera
-keep the rest. The fast MediaPipe network for the frame's shape is the floor: it is always
-affordable. A model that later cannot keep up (the pipeline sees its frames take longer than
+Each installed model that segcam offers by default is measured once per machine (processor
+model and cores), device, frame size and quality: a dozen frames through the real per-frame
+path with the blur composited on every one, timed as `segcam bench` times them
+(segcam.frame_timing), a second or two; the figures are kept in the data folder. Auto takes
+the highest-quality one whose frame fits in `BUDGET` of the frame interval, so capture, the
+preview and the virtual camera keep the rest. The fast MediaPipe network for the frame's
+shape is the floor: it is always affordable. A model that later cannot keep up (the pipeline sees its frames take longer than
 the interval) is stepped down from, and the step is remembered with its figure.
 """
 
@@ -17,13 +18,12 @@ from __future__ import annotations
 
 import json
 import logging
-import platform
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from segcam import fileio, paths
+from segcam import fileio, paths, system
 from segcam.models import calibrated, registry
 
 log = logging.getLogger(__name__)
@@ -96,9 +96,10 @@ def _key(name: str, width: int, height: int, settings) -> str:
     from segcam import __version__
     from segcam.segmenter import pick_device
 
-    machine = f"{platform.machine()} {platform.processor() or ''}".strip()
-    return "|".join([name, f"{width}x{height}", settings.model.quality, pick_device(settings.model.device), machine,
-                     f"torch {torch.__version__}", f"segcam {__version__}"])
+    # the processor's model and cores, not only its architecture: figures of one machine are never
+    # read on another (keys of older segcams, which named "x86_64" alone, are never matched)
+    return "|".join([name, f"{width}x{height}", settings.model.quality, pick_device(settings.model.device),
+                     system.machine(), f"torch {torch.__version__}", f"segcam {__version__}"])
 
 
 def _load() -> dict:

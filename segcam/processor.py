@@ -7,16 +7,15 @@ compositor how much of the safe frame to show.
 
 from __future__ import annotations
 
+import itertools
 import logging
-import statistics
 import time
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
-from segcam import model_choice
-from segcam import effects
+from segcam import effects, frame_timing, model_choice
 from segcam.effects import Compositor
 from segcam.errors import SegcamError
 from segcam.guard import MODEL_SWITCHED, SCENE_CUT, STARTING, SWITCHED, PrivacyGuard, Verdict
@@ -291,21 +290,18 @@ class FrameProcessor:
         self.compositor.close()
 
 
-def time_model(name: str, width: int, height: int, settings: Settings, warmup: int = 3, timed: int = 9) -> float:
-    """Median ms of a frame through the real per-frame path with model `name` (blur effect),
-    on synthetic frames of width x height: what `--model auto` compares."""
+def time_model(name: str, width: int, height: int, settings: Settings, warmup: int = 3, timed: int = 9,
+               clock: frame_timing.Clock = time.perf_counter) -> float:
+    """Median ms of a frame through the real per-frame path with model `name` and the blur
+    effect composited on every frame, on synthetic frames of width x height: what `--model auto`
+    compares. Timed as `segcam bench` times (segcam.frame_timing), on a dozen frames."""
     from segcam.imageops import synthetic_frames
 
-    processor = FrameProcessor(settings.replace(model=name, effect="blur"), download=False, choose_by_speed=False)
-    frames = synthetic_frames(width, height, 6)
+    chosen, _ = frame_timing.for_synthetic(settings.replace(model=name, effect="blur"))
+    processor = FrameProcessor(chosen, download=False, choose_by_speed=False)
     try:
-        for i in range(warmup):
-            processor.process(frames[i % len(frames)])
-        times = []
-        for i in range(timed):
-            start = time.perf_counter()
-            processor.process(frames[i % len(frames)])
-            times.append((time.perf_counter() - start) * 1e3)
+        timing = frame_timing.time_frames(processor, itertools.cycle(synthetic_frames(width, height)), timed,
+                                          warmup, clock)
     finally:
         processor.close()
-    return float(statistics.median(times))
+    return timing.median

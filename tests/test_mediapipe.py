@@ -133,6 +133,7 @@ def test_unknown_variant_is_refused():
         SelfieSegmentation("portrait")
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 @pytest.mark.parametrize("variant_name", sorted(VARIANTS))
 def test_float16_on_cuda_matches_float32(variant_name):

@@ -87,3 +87,36 @@ def test_evaluation_picks_by_shape_not_by_speed(rvm_installed, monkeypatch):
     processor = FrameProcessor(Settings(model="auto"), choose_by_speed=False)
     processor.matte(np.full((180, 320, 3), 90, np.uint8))
     assert processor.segmenter.name == "mediapipe-landscape"
+
+
+def test_figures_of_another_processor_or_core_count_are_not_read(monkeypatch):
+    from segcam import system
+
+    monkeypatch.setattr(system, "cpu_model", lambda: "Intel(R) Core(TM) i5-8250U CPU @ 1.60GHz")
+    monkeypatch.setattr(system, "cpu_count", lambda: 8)
+    settings = Settings(quality="fast")
+    assert model_choice.kept(lambda *a: 7.5)("rvm", 320, 180, settings) == 7.5
+    assert model_choice.kept(lambda *a: 1.0)("rvm", 320, 180, settings) == 7.5  # this machine's, kept
+    monkeypatch.setattr(system, "cpu_count", lambda: 2)  # the same processor model, fewer cores (a container)
+    assert model_choice.kept(lambda *a: 20.0)("rvm", 320, 180, settings) == 20.0
+    monkeypatch.setattr(system, "cpu_count", lambda: 8)
+    monkeypatch.setattr(system, "cpu_model", lambda: "AMD Ryzen 7 5800X 8-Core Processor")  # another processor
+    assert model_choice.kept(lambda *a: 4.0)("rvm", 320, 180, settings) == 4.0
+    monkeypatch.setattr(system, "cpu_model", lambda: "Intel(R) Core(TM) i5-8250U CPU @ 1.60GHz")
+    assert model_choice.kept(lambda *a: 1.0)("rvm", 320, 180, settings) == 7.5  # back: its own figure
+
+
+def test_figures_kept_by_older_segcams_are_ignored(monkeypatch):
+    import json
+    import platform
+
+    import torch
+
+    from segcam import __version__, paths
+
+    # the key of older segcams named the machine by its architecture alone: "x86_64" for nearly every PC
+    old_key = "|".join(["rvm", "320x180", "fast", "cpu", platform.machine(), f"torch {torch.__version__}",
+                        f"segcam {__version__}"])
+    (paths.data_dir()).mkdir(parents=True, exist_ok=True)
+    (paths.data_dir() / "model-speed.json").write_text(json.dumps({old_key: 1.0, "garbage": "x"}))
+    assert model_choice.kept(lambda *a: 30.0)("rvm", 320, 180, Settings(quality="fast")) == 30.0

@@ -215,7 +215,10 @@ def test_pyinstaller_spec_asks_for_the_app_it_must_build():
     # the metadata `segcam doctor` reads, and the app's pictures where segcam.ui.resources looks
     destinations = {dest for _, dest in analysis["datas"]}
     for dist in ("segcam", "torch", "numpy", "onnxruntime", "pyvirtualcam"):
-        assert any(d.lower().startswith(dist + "-") and d.endswith(".dist-info") for d in destinations), dist
+        # a .dist-info folder, or segcam's own .egg-info where the build runs from a checkout
+        # with an editable install (its folder comes first on sys.path)
+        assert any(d.lower().startswith((dist + "-", dist + ".")) and d.endswith((".dist-info", ".egg-info"))
+                   for d in destinations), dist
     for part in ("backgrounds", "icon"):
         if any((REPO / "assets" / part).glob("*")):
             assert (str(REPO / "assets" / part), f"assets/{part}") in analysis["datas"]

@@ -5,7 +5,7 @@
 Frames: the Hamilton clip's singer facing the camera (frames 88-147, where every model's mask
 is trusted, so the privacy guard has let go, as it has most of the time), scaled to --size.
 Each configuration is timed against the first (the blur effect without the guard), two
-FrameProcessors (as `segcam bench` makes them) fed the same frame in turn, frame after frame,
+FrameProcessors timed as `segcam bench` times them (segcam.frame_timing) fed the same frame in turn, frame after frame,
 so a machine that slows down slows both alike: medians over every frame of every round, of the
 whole frame and of its composite stage (where the features run, the guard's judgement
 included). Then the compositor alone, for the guard's rarer states: holding (the safe frame
@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from segcam.argtypes import parse_size
+from segcam import frame_timing
 from segcam.effects import Compositor
 from segcam.io import video_frames
 from segcam.processor import FrameProcessor
@@ -49,21 +50,19 @@ def singer_frames(size: tuple[int, int], count: int = len(SINGER)) -> list[np.nd
     return [cv2.resize(frame, size, interpolation=cv2.INTER_LINEAR) for frame in frames]
 
 
-def alternate(processors: dict, frames: list[np.ndarray], rounds: int, keep=lambda result: None) -> dict[str, list]:
-    """Each processor's (ms, keep(its Result)) per frame: after 10 frames of warm-up (caches, the
-    guard lets go), every frame goes through each processor in turn, `rounds` times over. Keep
-    only a figure or two: whole Results of 720p frames would fill the memory."""
+def alternate(processors: dict, frames: list[np.ndarray], rounds: int) -> dict[str, frame_timing.Timing]:
+    """Each processor's Timing, timed as `segcam bench` times (segcam.frame_timing: the frames the
+    privacy guard held on are apart, never in the figure): after each one's warm-up, every frame
+    goes through each processor in turn, `rounds` times over, so a machine that slows down slows
+    all of them alike."""
     for processor in processors.values():
-        for frame in frames[:10]:
-            processor.process(frame)
-    timed: dict[str, list] = {name: [] for name in processors}
+        frame_timing.warm_up(processor, frames)
+    timings = {name: frame_timing.Timing() for name in processors}
     for _ in range(rounds):
         for frame in frames:
             for name, processor in processors.items():
-                start = time.perf_counter()
-                result = processor.process(frame)
-                timed[name].append(((time.perf_counter() - start) * 1e3, keep(result)))
-    return timed
+                frame_timing.time_frame(processor, frame, timings[name])
+    return timings
 
 
 def compositor_states(frames: list[np.ndarray], size: tuple[int, int], rounds: int) -> dict[str, float]:
@@ -97,12 +96,12 @@ def main(argv: list[str] | None = None) -> int:
     for name, changes in CONFIGS[1:]:
         pair = {key: FrameProcessor(Settings(effect="blur", width=width, height=height, **chosen))
                 for key, chosen in (("base", base_changes), ("this", changes))}
-        timed = alternate(pair, frames, args.rounds, keep=lambda result: result.ms["composite"])
+        timed = alternate(pair, frames, args.rounds)
         (base, base_composite), (ms, composite) = (
-            (statistics.median(ms for ms, _ in timed[key]), statistics.median(c for _, c in timed[key]))
-            for key in ("base", "this"))
+            (timed[key].median, statistics.median(timed[key].stages["composite"])) for key in ("base", "this"))
+        held = len(timed["this"].held_ms)
         print(f"{name:32s} {ms:7.2f} {base:9.2f} {ms / base:6.2f} {composite:10.2f} {base_composite:9.2f} "
-              f"{composite - base_composite:6.2f}")
+              f"{composite - base_composite:6.2f}" + (f"  (privacy guard held {held} frames, left out)" if held else ""))
         for processor in pair.values():
             processor.close()
     states = compositor_states(frames[:20], args.size, args.rounds)

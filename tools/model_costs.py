@@ -5,7 +5,7 @@
 Frames: the Hamilton clip's singer facing the camera (frames 88-147, from ../shared), scaled
 to --size: a person every model finds, so the privacy guard lets go and the effect runs, as
 it does most of the time. One FrameProcessor per configuration (landscape; RVM fast, balanced
-and best), each fed the same frame in turn, frame after frame, so a machine that slows down
+and best), timed as `segcam bench` times them (segcam.frame_timing), each fed the same frame in turn, frame after frame, so a machine that slows down
 slows all of them alike: medians over every frame of every round, and the ratio to
 landscape's. This is how the README's RVM table was measured; `segcam bench --source` run by
 turns gives the same order with more spread on a shared machine.
@@ -14,7 +14,6 @@ turns gives the same order with more spread on a shared machine.
 from __future__ import annotations
 
 import argparse
-import statistics
 
 from segcam.argtypes import parse_size
 from segcam.processor import FrameProcessor
@@ -39,16 +38,14 @@ def main(argv: list[str] | None = None) -> int:
     frames = singer_frames(args.size)
     processors = {name: FrameProcessor(Settings(effect=args.effect, width=width, height=height, **changes),
                                        choose_by_speed=False) for name, changes in CONFIGS}
-    timed = alternate(processors, frames, args.rounds, keep=lambda result: bool(result.guard and result.guard.holding))
-    times = {name: [ms for ms, _ in values] for name, values in timed.items()}
-    held = {name: sum(holding for _, holding in values) for name, values in timed.items()}
+    timed = alternate(processors, frames, args.rounds)
     for processor in processors.values():
         processor.close()
-    base = statistics.median(times[CONFIGS[0][0]])
+    base = timed[CONFIGS[0][0]].median
     print(f"{width}x{height}, {args.effect}, {args.rounds} rounds of {len(frames)} frames, alternated frame by frame")
-    for name, values in times.items():
-        median = statistics.median(values)
-        print(f"{name:20s} {median:7.2f} ms  x{median / base:4.2f}  (privacy guard held {held[name]} frames)")
+    for name, timing in timed.items():
+        print(f"{name:20s} {timing.median:7.2f} ms  x{timing.median / base:4.2f}  "
+              f"(privacy guard held {len(timing.held_ms)} frames, left out)")
     return 0
 
 
