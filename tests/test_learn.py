@@ -83,7 +83,9 @@ def test_short_learning_run_agrees_better_with_rvm_and_keeps_only_weights(own_rv
 
 
 def test_a_learner_that_fails_leaves_the_call_running(own_rvm_models, carphone_clip):
-    settings = Settings(source=str(carphone_clip), loop=True, effect="blur", output="none")
+    # pinned: on a quiet machine `auto` may afford RVM at this small size, and RVM does not learn
+    settings = Settings(source=str(carphone_clip), loop=True, effect="blur", output="none",
+                        model="mediapipe-general")
     pipeline = Pipeline(settings, realtime=True, learn=learn.Request(worker="thread"))
     with pipeline:
         assert pipeline.learner is not None, pipeline.learn_note
@@ -194,7 +196,8 @@ def test_a_failed_save_leaves_the_previous_learned_model_whole(own_rvm_models, c
 
 def test_a_source_switch_drops_the_round_and_learns_for_the_new_source(own_rvm_models, carphone_clip,
                                                                        hamilton_clip):
-    settings = Settings(source=str(carphone_clip), loop=True, effect="blur", output="none")
+    settings = Settings(source=str(carphone_clip), loop=True, effect="blur", output="none",
+                        model="mediapipe-general")
     with Pipeline(settings, realtime=True, learn=learn.Request(worker="thread")) as pipeline:
         first = pipeline.learner
         assert first.plan.source == calibrated.source_key(str(carphone_clip))
@@ -204,4 +207,4 @@ def test_a_source_switch_drops_the_round_and_learns_for_the_new_source(own_rvm_m
         _wait_for(lambda: pipeline.learner is not None and pipeline.learner.plan.frame_size == (640, 360), 30)
         second = pipeline.learner
         assert second is not first and second.plan.source == calibrated.source_key(str(hamilton_clip))
-        assert second.plan.live == "mediapipe-landscape" and second.alive
+        assert second.plan.live == "mediapipe-general" and second.alive
