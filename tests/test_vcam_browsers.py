@@ -135,7 +135,11 @@ def test_glass_to_browser_latency_is_read_off_every_frame(desk, models_installed
     run["label"] = "Chromium"
     print("\n" + vcam_latency.table([run], 30))
     assert len(run["delays"]) == 300 and run["size"] == [1280, 720]
-    assert min(run["delays"]) > 0 and run["segcam_ms"] > 0
+    # no frame shown before it was made, to within the two clocks' agreement: the page's
+    # performance.timeOrigin + now and Python's time.time() read the wall clock apart (the origin is
+    # fixed when the page loads, coarsened, and the monotonic count after it is not slewed with the
+    # system clock); CI once read -0.9 ms
+    assert min(run["delays"]) > -2.0 and run["segcam_ms"] > 0
     # unstamped frames: the browser's first frames, before segcam's reach it; a handful at most
     assert run["unstamped"] < 30
 
