@@ -356,7 +356,7 @@ def _caption(image: np.ndarray, text: str) -> np.ndarray:
 
 def comparison_picture(frames: list[np.ndarray], truths: list[np.ndarray], stock: list[np.ndarray],
                        calibrated_masks: list[np.ndarray], stock_name: str, rows: int = 3,
-                       width: int = 320) -> np.ndarray:
+                       width: int = 320, tuned_title: str = "calibrated") -> np.ndarray:
     """Frames side by side, stock | calibrated (boolean masks; the teacher's outline in yellow),
     `rows` of them evenly spread over the list."""
     from segcam.evaluate import iou
@@ -366,7 +366,7 @@ def comparison_picture(frames: list[np.ndarray], truths: list[np.ndarray], stock
     for i in picks:
         height = round(frames[i].shape[0] * width / frames[i].shape[1])
         cells = []
-        for masks, title in ((stock, f"stock {stock_name}"), (calibrated_masks, "calibrated")):
+        for masks, title in ((stock, f"stock {stock_name}"), (calibrated_masks, tuned_title)):
             cell = cv2.resize(_overlay(frames[i], masks[i], truths[i]), (width, height), interpolation=cv2.INTER_AREA)
             cells.append(_caption(cell, f"{title}: IoU {iou(masks[i], truths[i]):.3f}"))
         lines.append(np.hstack([cells[0], np.full((cells[0].shape[0], 4, 3), 255, np.uint8), cells[1]]))

@@ -157,6 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true",
                      help="print one JSON object at the end (frames read, processed and dropped, the privacy "
                           "guard's holds, the model, per-frame ms); everything else goes to stderr")
+    run.add_argument("--learn", action="store_true",
+                     help="learn your room while it runs: RVM labels frames at low priority and the fast network "
+                          "is tuned on them, swapped in when better (off by default, so runs repeat)")
+    run.add_argument("--learn-as", metavar="NAME",
+                     help="keep what was learned as calibrated model NAME (implies --learn; default: one per "
+                          "source and frame size)")
 
     bench = commands.add_parser("bench", help="measure per-frame time without a camera")
     _add_pipeline_options(bench, live=False)
@@ -273,7 +279,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     # live (virtual camera), and --realtime, runs at the source's own pace
     notes = GuardNotes()
     realtime = is_camera or settings.output.target == "vcam" or args.realtime
-    session = Session(notes, realtime=realtime, overwrite=args.overwrite)
+    learning = _learn_request(args)
+    session = Session(notes, realtime=realtime, overwrite=args.overwrite, learn=learning)
     with StopSignals() as signals:
         pipeline = session.start(settings)
         sinks = pipeline.sinks
@@ -284,6 +291,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         _say(args, f"segcam: model {_model_reason(args, started.model, started.model_reason)}")
         for note in (note for sink in sinks for note in sink.notes):
             _warn(f"segcam: {note}")
+        if learning is not None:
+            _say(args, f"segcam: {_learning_start(pipeline)}")
         try:
             _wait(args, pipeline, _expected_frames(pipeline, settings), notes.lines)
         except KeyboardInterrupt:
@@ -298,6 +307,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                 _warn(f"segcam: {sink.outcome}.")
         raise pipeline.error
     stats = pipeline.stats
+    if learning is not None:
+        _say(args, f"segcam: {_learning_summary(pipeline.learned_report())}")
     if signals.received:
         by = "" if signals.received == "SIGINT" else f" by {signals.received}"
         _say(args, f"Stopped{by}. {stats.frames} frames; " + _progress(stats))
@@ -307,6 +318,39 @@ def cmd_run(args: argparse.Namespace) -> int:
     _say(args, f"Done. {stats.frames} frames; " + _progress(stats))
     _print_summary(args, pipeline)
     return 0
+
+
+def _learn_request(args):
+    """The online learner as --learn and --learn-as ask for it, or None; a bad name said at once."""
+    if not (getattr(args, "learn", False) or getattr(args, "learn_as", None)):
+        return None
+    from segcam import learn
+    from segcam.models import calibrated
+
+    if args.learn_as:
+        calibrated.check_name(args.learn_as)
+    return learn.Request(name=args.learn_as)
+
+
+def _learning_start(pipeline) -> str:
+    learner = pipeline.learner
+    if learner is None:
+        return pipeline.learn_note
+    return (f"learning your room: RVM labels a frame now and then at low priority, and {learner.plan.live} is tuned "
+            f"on them; better weights are swapped in and kept as {learner.plan.name}")
+
+
+def _learning_summary(report: dict | None) -> str:
+    """One line on what the learner did."""
+    if not report or "frames" not in report:
+        return (report or {}).get("why_not") or "Learning is off."
+    before, after = report["agreement_before"], report["agreement_after"]
+    figures = f"agreement with RVM {before:.3f} -> {after:.3f} on {report['held_back']} held-back frames; " \
+        if before is not None and after is not None else ""
+    done = (f"learned from {report['frames']} frames in {report['rounds']} rounds ({report['swaps']} swapped in, "
+            f"{report['cpu_seconds']:.0f} CPU s)")
+    kept = f"; kept as {report['kept_as']}" if report["kept_as"] else f"; nothing kept: {report['why_not']}"
+    return figures + done + kept
 
 
 def _model_reason(args: argparse.Namespace, running: str, reason: str) -> str:
@@ -417,7 +461,7 @@ def _warn(text: str) -> None:
 
 def _progress(stats) -> str:
     return (f"{stats.fps:.1f} fps, {stats.ms_per_frame:.1f} ms/frame, latency {stats.latency_ms:.0f} ms, "
-            f"{stats.dropped} dropped, {stats.model} on {stats.device}")
+            f"{stats.dropped} dropped, {stats.model} on {stats.device}" + (f"; {stats.learning}" if stats.learning else ""))
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -526,6 +570,9 @@ def cmd_app(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import multiprocessing
+
+    multiprocessing.freeze_support()  # the packaged app's online learner runs in a spawned child
     parser = build_parser()
     args = parser.parse_args(argv)
     quiet_native_logs(args.verbose)

@@ -15,7 +15,7 @@ import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -27,6 +27,9 @@ from segcam.processor import STAGES, FrameProcessor, Result, validated
 from segcam.settings import Settings
 
 log = logging.getLogger(__name__)
+
+if TYPE_CHECKING:
+    from segcam.learn import Request as LearnRequest
 
 SinkFactory = Callable[[int, int, float], list]  # (width, height, fps) -> sinks
 _WINDOW = 60  # frames the rolling stats cover
@@ -50,6 +53,7 @@ class Stats:
     source_status: str = ""
     guard: str = ""  # why the privacy guard holds (sending the safe frame), or "" while it does not
     guard_held: int = 0  # frames on which the privacy guard sent the safe frame
+    learning: str = ""  # the online learner's status line, or why it is off; "" when not asked for
 
 
 class Durations:
@@ -102,8 +106,14 @@ class Pipeline:
                  on_result: Callable[[Result], None] | None = None,
                  on_end: Callable[[Exception | None], None] | None = None,
                  realtime: bool | None = None, runtime: str = "auto",
-                 opener: Callable | None = None):
+                 opener: Callable | None = None, learn: "LearnRequest | None" = None):
+        """`learn`: run the online learner beside the pipeline (segcam.learn), or None."""
         self.settings = validated(settings)
+        self.learn = learn
+        self.learner = None  # segcam.learn.Learner while one runs
+        self.learn_note = ""  # why learning is off, when it was asked for
+        self._learner_checked_at = 0
+        self._learn_pending = False  # a learner starts with the next frame (its source or size is new)
         self._opener = opener  # how the source is opened (default: segcam.capture.open_source)
         self.processor = FrameProcessor(settings, runtime=runtime)
         self._make_sinks = make_sinks
@@ -128,6 +138,7 @@ class Pipeline:
         self._times: deque = deque(maxlen=_WINDOW)
         # (when read, the source's number) of the frames processed lately
         self._read: deque = deque(maxlen=round(_RECENT_S * 120))
+        self.learned: dict | None = None  # the learner's report, once it stopped
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -161,6 +172,7 @@ class Pipeline:
             raise
         try:
             self._capture, self._first, self.frame_size = capture, first, (width, height)
+            self._start_learning()
             self._thread = threading.Thread(target=self._work, name="segcam-pipeline", daemon=True)
             self._thread.start()
             capture.play()
@@ -176,6 +188,11 @@ class Pipeline:
         self._stop.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
+        with self._lock:
+            learner, self.learner = self.learner, None
+        if learner is not None:
+            learner.stop()
+            self.learned = learner.report()
         with self._lock:
             if self._capture is not None:
                 self._capture.stop()
@@ -246,6 +263,101 @@ class Pipeline:
                 capture.play()
                 self.processor.reset()  # a new source: a new video for the temporal state
             self.settings = settings
+            if capture is not None and self.learner is not None:
+                self._restart_learning()  # the round for the old source is dropped
+
+    # -- the online learner ----------------------------------------------------------------
+
+    def set_learning(self, request: "LearnRequest | None") -> None:
+        """Start the online learner (with these options) or stop it, while the pipeline runs."""
+        with self._lock:
+            self.learn = request
+            if self._capture is not None:
+                self._restart_learning()
+
+    def forget_learned(self) -> list[str]:
+        """Delete what was learned for this source and run stock weights again; learning (when on)
+        starts afresh. Lines saying what went."""
+        from segcam import learn
+
+        with self._lock:
+            learner, self.learner = self.learner, None
+        if learner is not None:
+            learner.stop()  # before the files go, it must not keep them again; the frames go on meanwhile
+        with self._lock:
+            lines = learn.forget(self.settings.source.name)
+            self.processor.forget_network()
+            if self._capture is not None and self.frame_size is not None:
+                self.processor.prepare(*self.frame_size)
+                self._start_learning()
+        return lines
+
+    def _start_learning(self, frame_size: tuple[int, int] | None = None) -> None:
+        from segcam import learn
+
+        self.learn_note = ""
+        self._learn_pending = False
+        if self.learn is None:
+            return
+        reason = learn.why_not(self.processor)
+        if reason is not None:
+            self.learn_note = reason
+            return
+        try:
+            width, height = frame_size or self.frame_size
+            plan = learn.plan_for(self.processor, self.settings.source.name, (width, height), self.learn.name)
+            self.learner = learn.Learner(plan, self.processor.segmenter, self.learn.worker)
+        except Exception as exc:  # noqa: BLE001 - learning is a bonus: the call goes on without it
+            self.learn_note = f"Learning is off: {exc}"
+            log.warning("segcam: %s", self.learn_note)
+
+    def _restart_learning(self) -> None:
+        """Under the lock: the old learner is stopped on a thread of its own (it may take a while
+        to end its step); a new one starts with the next frame, for the network that runs it."""
+        old, self.learner = self.learner, None
+        if old is not None:
+            threading.Thread(target=old.stop, name="segcam-learner-stop", daemon=True).start()
+        self.learn_note = ""
+        self._learn_pending = self.learn is not None
+
+    def learned_report(self) -> dict | None:
+        """What the learner did (see learn.Learner.report), why it did not run, or None when not asked."""
+        if self.learned is not None:
+            return self.learned
+        learner = self.learner
+        if learner is not None:
+            return learner.report()
+        if self.learn is not None:
+            return {"why_not": self.learn_note or "Learning is off."}
+        return None
+
+    def _learning_before(self) -> None:
+        """Between frames: take what the learner offers."""
+        learner = self.learner
+        if learner is None:
+            return
+        if learner.take_kept():
+            self.processor.adopt_registered()
+        swap = learner.take_swap()
+        if swap is not None and self.processor.use_weights(swap.runner, swap.live, swap.to):
+            log.info("segcam: learning: %s", swap.note)
+
+    def _learning_after(self, frame: np.ndarray) -> None:
+        size = (frame.shape[1], frame.shape[0])
+        if self._learn_pending:
+            self._start_learning(size)
+            return
+        learner = self.learner
+        segmenter = self.processor.segmenter
+        if segmenter is not None and (segmenter.name != learner.plan.live or learner.plan.frame_size != size):
+            self._restart_learning()  # another model or frame size now: learn for it from the next frame
+            return
+        learner.offer(frame)
+        if self._frames - self._learner_checked_at >= 30:  # once a second at 30 fps
+            self._learner_checked_at = self._frames
+            recent = list(self._ms["total"])[-30:]
+            fps = (self._capture.source_fps if self._capture is not None else 0) or self.settings.source.fps
+            learner.falling_behind(bool(recent) and statistics.median(recent) > 0.8 * 1000.0 / fps)
 
     def pause(self, mode: str | None) -> None:
         """Privacy pause: send a frozen, blank or unrecognisably blurred frame instead of the
@@ -303,11 +415,20 @@ class Pipeline:
                     np.zeros(frame.image.shape[:2], np.float32)
                 result = Result(frame.image, alpha, output, {name: 0.0 for name in STAGES})
             else:
+                learning_s = 0.0  # the learner's share of the live path: counted in the frame's time
+                if self.learner is not None or self._learn_pending:
+                    started = time.perf_counter()
+                    self._learning_before()
+                    learning_s = time.perf_counter() - started
                 result = self.processor.process(frame.image)
                 self._last = result
                 self._guard = result.guard.reason if result.guard is not None and result.guard.holding else ""
                 self._guard_held += bool(self._guard)
-                self._durations.add(sum(result.ms.values()))
+                if self.learner is not None or self._learn_pending:  # never a paused frame: the user hid it
+                    started = time.perf_counter()
+                    self._learning_after(frame.image)
+                    learning_s += time.perf_counter() - started
+                self._durations.add(sum(result.ms.values()) + learning_s * 1e3)
             for sink in self._sinks:
                 sink.send(result.output)
             now = time.perf_counter()
@@ -362,6 +483,8 @@ class Pipeline:
                 source_status=capture.status if capture else "",
                 guard=self._guard if self.pause_mode is None else "",
                 guard_held=self._guard_held,
+                learning=self.learner.status_line() if self.learner is not None else
+                ("Learning your room: starting" if self._learn_pending else self.learn_note),
             )
 
     def summary(self) -> dict:
@@ -381,5 +504,7 @@ class Pipeline:
             "device": stats.device,
             "ms_p50": None if p50 is None else round(p50, 2),
             "ms_p99": None if p99 is None else round(p99, 2),
-            "learned": None,  # what the run taught the model; nothing learns during a run yet
+            # what the online learner did (agreement with RVM before/after, frames, rounds, CPU
+            # seconds, the name it kept), why it did not run, or None when it was not asked for
+            "learned": self.learned_report(),
         }

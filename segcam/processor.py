@@ -201,6 +201,35 @@ class FrameProcessor:
         name = registry.resolve(model, width, height)
         return model_choice.Choice(name, f"auto: {name}, by the frame's shape")
 
+    def use_weights(self, runner, live: str, weights: str) -> bool:
+        """Run other weights of the running network from the next frame on: the online learner's,
+        or stock again. Not a model switch: the guard, the refiner, the scene state carry on.
+        False (and nothing changes) when another model runs now than the one they were made for."""
+        segmenter = self.segmenter
+        if segmenter is None or segmenter.name != live:
+            return False
+        segmenter.use_runner(runner, weights)
+        return True
+
+    def forget_network(self) -> None:
+        """Load the network again for the next frame (chosen afresh): what the learner swapped in
+        is gone."""
+        self._prepared_for = None
+        self.segmenter = None  # prepare() loads one, and the guard starts afresh
+
+    def adopt_registered(self) -> None:
+        """The running model's file was written again by the learner with the weights it runs
+        already: take the registry's new entry for it, so that this is not seen as a new network."""
+        segmenter = self.segmenter
+        if segmenter is None:
+            return
+        try:
+            spec = registry.lookup(segmenter.name)
+        except SegcamError:
+            return
+        if spec is not segmenter.spec and spec.input_size == segmenter.spec.input_size:
+            segmenter.spec = spec
+
     def step_down(self, frame_ms: float) -> bool:
         """The running model cannot keep up: under "auto", take the next faster one from the
         next frame on (and keep the figure). False when there is nothing faster."""

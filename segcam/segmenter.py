@@ -138,7 +138,7 @@ class OnnxRunner:
     """The network in ONNX Runtime. Inputs: the frame, then the states; outputs: alpha, then
     (recurrent networks) the foreground correction and the states."""
 
-    def __init__(self, onnx_path: Path, threads: int | None):
+    def __init__(self, onnx_path: Path | bytes, threads: int | None):
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -146,7 +146,8 @@ class OnnxRunner:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if threads:
             options.intra_op_num_threads = threads
-        self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        model = onnx_path if isinstance(onnx_path, bytes) else str(onnx_path)  # bytes: the learner's, in memory
+        self.session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
         inputs = self.session.get_inputs()
         self.input_name = inputs[0].name
         self.state_names = [i.name for i in inputs[1:]]
@@ -240,8 +241,12 @@ class Segmenter:
 
     def __init__(self, model: str = "mediapipe-landscape", device: str = "auto",
                  runtime: str = "auto", download: bool = True,
-                 frame_size: tuple[int, int] | None = None, quality: str = "balanced"):
+                 frame_size: tuple[int, int] | None = None, quality: str = "balanced", threads: int | None = None):
+        """`threads`: ONNX Runtime's threads (default: one for light networks, every core for
+        heavy ones); the online learner's teacher runs on one, at low priority."""
         self.spec = registry.lookup(model)
+        self.threads = threads
+        self.weights = "its own"  # or the online learner's: see use_runner
         if frame_size is None and self.spec.input_size is None:
             raise ValueError(f"{self.spec.name} sizes its input by the frame: give frame_size")
         self.input_size = self.spec.input_size_for(*frame_size, quality) if frame_size else self.spec.input_size
@@ -262,7 +267,7 @@ class Segmenter:
                                                     self.spec, tmp, self.input_size), derived.loads_as_onnx)
         light = not self.spec.recurrent and self.input_size[0] * self.input_size[1] <= _ONE_THREAD_PIXELS
         try:
-            return OnnxRunner(path, 1 if light else None)
+            return OnnxRunner(path, self.threads or (1 if light else None))
         except Exception as exc:  # noqa: BLE001 - ONNX Runtime's own errors, on a file that verifies
             problem = f"ONNX Runtime cannot load {path} ({(str(exc).strip().splitlines() or ['?'])[0][:200]})"
             if asked == "onnxruntime":
@@ -290,6 +295,27 @@ class Segmenter:
     @property
     def name(self) -> str:
         return self.spec.name
+
+    def runner_for(self, onnx: bytes | None, state: dict):
+        """A runner like this one's with other weights of the same network (the online learner's):
+        from their ONNX export in ONNX Runtime, else from the state dict in torch. Slow: build it
+        off the live path, then `use_runner` swaps it in between frames."""
+        if self.recurrent:
+            raise ValueError(f"{self.name} carries a recurrent state; its weights are not swapped")
+        if self.runtime == "onnxruntime":
+            if onnx is None:
+                raise ValueError("an ONNX Runtime segmenter needs the weights' ONNX export")
+            light = self.input_size[0] * self.input_size[1] <= _ONE_THREAD_PIXELS
+            return OnnxRunner(onnx, self.threads or (1 if light else None))
+        network = registry.create_model(self.spec.name, download=False)
+        network.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
+        return TorchRunner(network, self.spec, self.device, self.input_size)
+
+    def use_runner(self, runner, weights: str) -> None:
+        """Run other weights of the same network from the next frame on (`weights` names them).
+        Not a model switch: nothing about the scene is forgotten."""
+        self._run = runner
+        self.weights = weights
 
     @property
     def recurrent(self) -> bool:

@@ -79,6 +79,9 @@ class Listener:
     def stopped(self, error: Exception | None) -> None:
         """The pipeline ended by itself: the error, or None for a source that ended."""
 
+    def learned_forgotten(self, lines: list[str]) -> None:
+        """forget_learned's answer: what was deleted, in sentences (none: nothing had been learned)."""
+
     def network_ready(self, settings: Settings) -> None:
         """The network these settings choose loaded beside the running one."""
 
@@ -92,11 +95,13 @@ class Listener:
 
 class Session:
     def __init__(self, listener: Listener | None = None, realtime: bool = True, loop_files: bool = False,
-                 overwrite: bool = False, clock=time.monotonic):
+                 overwrite: bool = False, clock=time.monotonic, learn=None):
         """`realtime`: newest frame wins (cameras, the app); False processes every frame of a file.
         `loop_files`: a video-file source plays on from its start (the app). `overwrite`: an output
-        file may replace an existing one. `clock`: seconds from any fixed point (tests pass their own)."""
+        file may replace an existing one. `clock`: seconds from any fixed point (tests pass their own).
+        `learn`: a segcam.learn.Request to learn the room while running (the online learner), or None."""
         self.listener = listener or Listener()
+        self.learn = learn
         self.realtime = realtime
         self.loop_files = loop_files
         self.overwrite = overwrite
@@ -189,6 +194,29 @@ class Session:
         """Send to the virtual camera (now, or from the start of the next pipeline), or stop sending."""
         self._submit(lambda: self._vcam.set((backend, device) if on else None, self.pipeline, self.frame_size))
 
+    def set_learning(self, request) -> None:
+        """Learn the room (a segcam.learn.Request) from now on, or stop learning (None)."""
+        self._submit(lambda: self._set_learning(request))
+
+    def forget_learned(self) -> None:
+        """Delete what was learned for the running source (the pipeline goes back to stock);
+        answers with learned_forgotten."""
+        self._submit(self._forget_learned)
+
+    def _forget_learned(self) -> None:
+        from segcam import learn
+
+        try:
+            lines = self.pipeline.forget_learned() if self.pipeline is not None else learn.forget()
+        except SegcamError as exc:
+            lines = [str(exc)]
+        self.listener.learned_forgotten(lines)
+
+    def _set_learning(self, request) -> None:
+        self.learn = request
+        if self.pipeline is not None:
+            self.pipeline.set_learning(request)
+
     def check_backgrounds(self, paths: list[str]) -> None:
         """Find which files can be backgrounds, on a thread of their own (a large picture takes
         a while to decode); answers with backgrounds_checked. Each picture is decoded once: the
@@ -270,7 +298,8 @@ class Session:
         settings = self._effective(settings)
         pipeline = Pipeline(settings, make_sinks=lambda w, h, fps: self._make_sinks(settings, w, h, fps, vcam_required),
                             on_result=lambda result: self._on_result(pipeline, result),
-                            on_end=lambda error: self._ended(pipeline, error), realtime=self.realtime)
+                            on_end=lambda error: self._ended(pipeline, error), realtime=self.realtime,
+                            learn=self.learn)
         pipeline.pause(self.pause_mode)
         self._guard_told = None  # a new pipeline's guard is told afresh
         self.pipeline = pipeline  # before it starts: a file of a few frames may end at once

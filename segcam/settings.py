@@ -169,6 +169,8 @@ class AppSettings:
     preview_mirror: bool = _setting(True)  # the preview only; people expect a mirror image of themselves
     window_geometry: str = _setting("")
     recent_folders: dict[str, str] = _setting(dict)  # per kind of file dialog, the folder last used
+    # "Learn my room" (segcam.learn); None until the user chooses: on wherever RVM is installed
+    learn_room: bool | None = _setting(None)
 
     def validate(self) -> None:
         pass
@@ -350,6 +352,10 @@ def _coerce(value, default, key):
         return None if value is None else float(value)
     if key in ("vcam_backend", "vcam_device"):
         return None if value is None else str(value)
+    if key == "learn_room":
+        if value is not None and not isinstance(value, bool):
+            raise TypeError(key)
+        return value
     if key == "max_frames":
         return None if value is None else int(value)
     if isinstance(default, bool):

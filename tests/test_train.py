@@ -267,3 +267,17 @@ def test_torchrun_two_processes_on_the_cpu(tmp_path):
     assert done.stdout.count("best.pt") == 2 and len(done.stdout.strip().splitlines()) == 1
     network, info = modelfile.load(tmp_path / "run" / "best.pt")
     assert info.provenance["epochs"] >= 1
+
+
+def test_one_schedule_warms_up_then_falls_to_zero_for_train_and_calibrate():
+    from segcam.train import fit, loop, step
+
+    assert fit.learning_rate_factor is step.learning_rate_factor  # calibrate and the learner train through fit
+    warmup = [step.learning_rate_factor(0.0, s, 10) for s in range(10)]
+    assert warmup == sorted(warmup) and warmup[-1] == 1.0
+    assert step.learning_rate_factor(0.5, 50, 10) == pytest.approx(0.5)
+    assert step.learning_rate_factor(1.0, 99, 10) == pytest.approx(0.0)
+    # `train` runs the same curve by steps, the cosine starting after its warm-up
+    by_steps = loop._schedule(110, 10)
+    assert by_steps(5) == step.learning_rate_factor(0.0, 5, 10)
+    assert by_steps(60) == pytest.approx(0.5) and by_steps(110) == pytest.approx(0.0)

@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", default="25,30,35", help="0-based frame numbers, comma-separated")
     parser.add_argument("--stock", default="mediapipe-landscape")
     parser.add_argument("--width", type=int, default=320, help="width of each picture")
+    parser.add_argument("--label", default="calibrated", help="the tuned model's caption (e.g. learned)")
     args = parser.parse_args(argv)
     wanted = sorted({int(n) for n in args.frames.split(",")})
 
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
                 kept.append(mask)
             frames.append(frame)
     picture = calibrate.comparison_picture(frames, truths, stock_masks, tuned_masks, args.stock,
-                                           rows=len(frames), width=args.width)
+                                           rows=len(frames), width=args.width, tuned_title=args.label)
     fileio.write_bytes(args.out, cv2.imencode(".png", picture)[1].tobytes())
     print(f"{args.out}: frames {', '.join(map(str, wanted[:len(frames)]))}, {picture.shape[1]}x{picture.shape[0]}")
     return 0

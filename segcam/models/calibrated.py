@@ -1,4 +1,5 @@
-"""Calibrated models: networks `segcam calibrate` tuned to one person's room, kept by name.
+"""Calibrated models: networks `segcam calibrate` (or the online learner, segcam.learn) tuned
+to one person's room, kept by name.
 
 Each is a normal segcam model file, `<models dir>/calibrated/NAME.pt`, whose provenance says
 what it was calibrated on (source, frame size, date, frames, IoU against the teacher). The
@@ -133,8 +134,8 @@ def _spec(name: str, path: Path, info: modelfile.ModelFile, calibration: dict) -
         input_size=info.input_size,
         build=lambda download: info.build(),
         weights=modelfile.FileWeights(path),
-        description=f"calibrated {date} for {where} at {size[0]}x{size[1]}, from "
-                    f"{calibration.get('base', info.architecture)}{figures}",
+        description=f"{'learned while segcam ran' if calibration.get('learned') else 'calibrated'} {date} for "
+                    f"{where} at {size[0]}x{size[1]}, from {calibration.get('base', info.architecture)}{figures}",
         license=str(info.provenance.get("license", "as its base model's")),
         mean=info.mean,
         std=info.std,

@@ -1,6 +1,7 @@
 """The training loop behind `segcam train`: from scratch (segcam's own network) or fine-tuning.
 
-AdamW with a warmed-up cosine schedule, AMP on CUDA, a checkpoint after every epoch
+The step and the schedule (AdamW, BCE + Dice, warm-up then cosine, AMP on CUDA) are
+step.py's, shared with calibration and the online learner; a checkpoint after every epoch
 (`resume` continues from it), validation IoU after every epoch, and the best epoch exported
 as a segcam model file. Under `torchrun` it runs DistributedDataParallel, one process per
 GPU; a plain single process on a CPU works too.
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 import sys
 import time
@@ -28,7 +28,7 @@ from segcam import evaluate
 from segcam.errors import SettingsError
 from segcam.models import architectures, modelfile, registry
 from segcam.train import augment, datasets
-from segcam.train.losses import segmentation_loss
+from segcam.train.step import Stepper, learning_rate_factor
 
 CHECKPOINT = "checkpoint.pt"
 BEST = "best.pt"
@@ -115,34 +115,6 @@ def trainable(config: TrainConfig) -> Trainable:
                         "or a segcam model file to continue from.")
 
 
-class LogitsOf(nn.Module):
-    """The network's logits: the output of its layer named `output`, before the final sigmoid.
-
-    Both trainable architectures end in `sigmoid(self.output(...))`; reading the logits there
-    keeps BCE numerically sound without a second forward path in the networks.
-    """
-
-    def __init__(self, network: nn.Module):
-        super().__init__()
-        output = getattr(network, "output", None)
-        if not isinstance(output, nn.Module):
-            raise SettingsError(f"{type(network).__name__} has no `output` layer to train against.")
-        self.network = network
-        self._logits: torch.Tensor | None = None
-        self._hook = output.register_forward_hook(self._keep)
-
-    def _keep(self, module, inputs, result) -> None:
-        self._logits = result
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.network(x)
-        logits, self._logits = self._logits, None
-        return logits
-
-    def detach_hook(self) -> None:
-        self._hook.remove()
-
-
 def build_training_data(config: TrainConfig, size: tuple[int, int], device: str) -> ConcatDataset:
     sources: list[Dataset] = [datasets.folder_dataset(path) for path in config.folders]
     sources += [datasets.CocoPeople(ann, images) for ann, images in config.coco]
@@ -164,12 +136,10 @@ def build_training_data(config: TrainConfig, size: tuple[int, int], device: str)
     return ConcatDataset(sources)
 
 
-def _cosine_with_warmup(total_steps: int, warmup_steps: int) -> Callable[[int], float]:
+def _schedule(total_steps: int, warmup_steps: int) -> Callable[[int], float]:
+    """step.py's schedule by steps: the cosine runs over the steps after the warm-up."""
     def factor(step: int) -> float:
-        if step < warmup_steps:
-            return (step + 1) / warmup_steps
-        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
-        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+        return learning_rate_factor((step - warmup_steps) / max(1, total_steps - warmup_steps), step, warmup_steps)
 
     return factor
 
@@ -222,19 +192,18 @@ def train(config: TrainConfig, report: Callable[[str], None] = lambda line: prin
     steps_per_epoch = min(len(loader), config.steps_per_epoch or len(loader))
     fine_tuning = model.base != "random initialisation"
     lr = config.lr if config.lr is not None else (3e-4 if fine_tuning else 3e-3)
-    logits_model: nn.Module = LogitsOf(network)
+    wrap = None
     if distributed:
         from torch.nn.parallel import DistributedDataParallel
 
-        logits_model = DistributedDataParallel(logits_model, device_ids=[local_rank] if device.startswith("cuda") else None)
-    optimizer = torch.optim.AdamW(network.parameters(), lr=lr, weight_decay=config.weight_decay)
+        def wrap(module: nn.Module) -> nn.Module:
+            return DistributedDataParallel(module, device_ids=[local_rank] if device.startswith("cuda") else None)
+    stepper = Stepper(network, model.mean, model.std, lr=lr, weight_decay=config.weight_decay, device=device,
+                      dice_weight=config.dice_weight, wrap=wrap)
+    optimizer, scaler = stepper.optimizer, stepper.scaler
     total_steps = config.epochs * steps_per_epoch
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, _cosine_with_warmup(total_steps, min(config.warmup_steps, total_steps // 5)))
-    amp = device.startswith("cuda")
-    scaler = torch.amp.GradScaler("cuda", enabled=amp)
-    mean = torch.tensor(model.mean, device=device).view(1, 3, 1, 1)
-    std = torch.tensor(model.std, device=device).view(1, 3, 1, 1)
+        optimizer, _schedule(total_steps, min(config.warmup_steps, total_steps // 5)))
 
     state = {"epoch": 0, "best_iou": None, "best_epoch": 0, "history": []}
     checkpoint_path = out_dir / CHECKPOINT
@@ -259,18 +228,9 @@ def train(config: TrainConfig, report: Callable[[str], None] = lambda line: prin
         for step, batch in enumerate(bar):
             if step >= steps_per_epoch:
                 break
-            images = batch["image"].to(device, non_blocking=True)
-            target = batch["target"].to(device, non_blocking=True)
-            weight = batch["weight"].to(device, torch.float32)
-            with torch.autocast("cuda", dtype=torch.float16, enabled=amp):
-                logits = logits_model((images - mean) / std)
-            loss = segmentation_loss(logits, target, weight, config.dice_weight)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
+            loss = stepper.step(batch)
             scheduler.step()
-            losses.append(loss.item())
+            losses.append(loss)
             bar.set_postfix(loss=f"{sum(losses[-20:]) / len(losses[-20:]):.4f}")
         bar.close()
         record = {"epoch": epoch + 1, "loss": sum(losses) / max(1, len(losses)),
@@ -298,7 +258,7 @@ def train(config: TrainConfig, report: Callable[[str], None] = lambda line: prin
             torch.distributed.barrier()
     if distributed:
         torch.distributed.destroy_process_group()
-    (logits_model.module if distributed else logits_model).detach_hook()
+    stepper.close()
     return TrainResult(best_file, state["best_iou"], state["best_epoch"], state["history"],
                        parameter_count(network))
 

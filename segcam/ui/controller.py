@@ -28,6 +28,7 @@ class PipelineController(QObject):
     network_ready = Signal(object)  # Settings whose network loaded beside the running one
     network_failed = Signal(object, object)  # (those Settings, the error); the running pipeline is untouched
     backgrounds_checked = Signal(list, list, list)  # usable pictures, usable videos, problems in words
+    learned_forgotten = Signal(list)  # sentences on what was deleted
 
     def __init__(self, realtime: bool = True, parent: QObject | None = None):
         super().__init__(parent)
@@ -40,6 +41,8 @@ class PipelineController(QObject):
         self.check_backgrounds = self.session.check_backgrounds
         self.take_frame = self.session.take_frame  # -> Result | None
         self.shutdown = self.session.shutdown
+        self.set_learning = self.session.set_learning  # a segcam.learn.Request, or None
+        self.forget_learned = self.session.forget_learned
 
     @property
     def pipeline(self):
@@ -78,6 +81,9 @@ class _Relay(Listener):
 
     def paused(self, mode: str | None) -> None:
         self.c.paused.emit(mode)
+
+    def learned_forgotten(self, lines: list[str]) -> None:
+        self.c.learned_forgotten.emit(lines)
 
     def vcam_started(self, description: str, hint: str = "") -> None:
         self.c.vcam_started.emit(description, hint)

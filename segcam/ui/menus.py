@@ -83,6 +83,12 @@ class WindowMenus:
         self.pause_mode_actions[self.pause_mode].setChecked(True)
         self.refresh_cameras_action = self._action("Find cameras", ["F5"], self.find_cameras)
         self.calibrate_action = self._action("Calibrate for my room…", [], self.show_calibration)
+        self.learn_action = self._action("Learn my room", [], checkable=True)
+        self.learn_action.setChecked(self.learning_wanted())
+        self.learn_action.toggled.connect(self.set_learning)
+        self.learn_action.setToolTip("While segcam runs, RVM labels a frame now and then at low priority and the fast "
+                                     "network learns from it; only the weights are kept, never a frame")
+        self.forget_action = self._action("Forget what segcam learned", [], self.forget_learned)
 
         self.effect_actions: dict[str, QAction] = {}
         group = QActionGroup(self)
@@ -126,6 +132,8 @@ class WindowMenus:
         camera_menu.addAction(self.open_video_action)
         camera_menu.addSeparator()
         camera_menu.addAction(self.calibrate_action)
+        camera_menu.addAction(self.learn_action)
+        camera_menu.addAction(self.forget_action)
 
         effect_menu = bar.addMenu("&Effect")
         for action in self.effect_actions.values():
@@ -236,6 +244,32 @@ class WindowMenus:
         # loaded beside the running network, as a choice in the Model box is
         self.calibrate_dialog.kept.connect(lambda name, use: self.set_model(name) if use else None)
         self.calibrate_dialog.open()
+
+    # -- learning ----------------------------------------------------------------------------
+
+    def learning_wanted(self) -> bool:
+        from segcam import learn
+
+        chosen = self.settings.app.learn_room
+        return learn.wanted_by_default(self.settings) if chosen is None else chosen
+
+    def learn_request(self):
+        from segcam import learn
+
+        return learn.Request() if self.learning_wanted() else None
+
+    def set_learning(self, on: bool) -> None:
+        if on != self.settings.app.learn_room:
+            self.settings = self.settings.replace(learn_room=on)
+            self._save_timer.start()
+        self.controller.set_learning(self.learn_request())
+
+    def forget_learned(self) -> None:
+        self.controller.forget_learned()
+
+    def _learned_forgotten(self, lines: list[str]) -> None:
+        text = " ".join(lines) if lines else "segcam had learned nothing for this camera."
+        self.message_bar.show_message(text, "info", key="learning")
 
     # -- help ------------------------------------------------------------------------------
 

@@ -27,16 +27,27 @@ class StatsBar(QStatusBar):
         self.latency_label = QLabel("— ms latency")
         self.device_label = ElidedLabel("", elide=Qt.TextElideMode.ElideRight)
         self.device_label.setMaximumWidth(260)
+        # the online learner, quietly: "Learning your room: 3 min; agreement with RVM 0.81 -> 0.92"
+        self.learning_label = ElidedLabel("", elide=Qt.TextElideMode.ElideRight)
+        self.learning_label.setMaximumWidth(360)
+        self.learning_label.hide()
         self.addWidget(self.source_status, 1)
+        self.addPermanentWidget(self.learning_label)
         for widget in (self.fps_label, self.ms_label, self.latency_label, self.device_label):
             self.addPermanentWidget(widget)
         self._shown: tuple | None = None  # the last (stats, source), to show again when the pause changes
         self._paused: str | None = None
 
-    def show_stats(self, stats, source: str, paused: str | None = None) -> None:
+    def show_stats(self, stats, source: str, paused: str | None = None, learning_chosen: bool = False) -> None:
         """stats: the controller's pipeline.Stats; source: the camera index or video file it comes from;
-        paused: the pause mode in force, or None."""
+        paused: the pause mode in force, or None; learning_chosen: the user turned learning on (so
+        why it is off is worth a word; by default it stays quiet)."""
         self._shown, self._paused = (stats, source), paused
+        learning = getattr(stats, "learning", "")
+        shown = learning if learning and (learning_chosen or not learning.startswith("Learning is off")) else ""
+        self.learning_label.setText(shown)
+        self.learning_label.setToolTip(learning)
+        self.learning_label.setVisible(bool(shown))
         self.fps_label.setText(f"{stats.fps:.1f} fps")
         if paused:  # the network does not run; what is sent is the pause picture
             self.ms_label.setText("network paused")

@@ -66,6 +66,7 @@ class MainWindow(WindowMenus, ModelSwitching, BackgroundChoosing, VirtualCameraS
 
         self._build()
         self._build_actions()
+        self.controller.session.learn = self.learn_request()  # from the first start on
         self.preview.set_mirror(self.settings.app.preview_mirror)
         self._build_menus()
         self.tray = make_tray(self, self.show_hide_action, self.pause_action, list(self.effect_actions.values()),
@@ -94,6 +95,7 @@ class MainWindow(WindowMenus, ModelSwitching, BackgroundChoosing, VirtualCameraS
         c.vcam_started.connect(self._vcam_started)
         c.vcam_failed.connect(self._vcam_failed)
         c.vcam_stopped.connect(self._vcam_stopped)
+        c.learned_forgotten.connect(self._learned_forgotten)
         c.vcam_status.connect(self._vcam_status)
         self.effect_bar.chosen.connect(self.choose_effect)
         self.gallery.chosen.connect(lambda path: self.change(effect="image", background=path))
@@ -290,7 +292,8 @@ class MainWindow(WindowMenus, ModelSwitching, BackgroundChoosing, VirtualCameraS
         self.effect_bar.set_thumbnails(pictures)
 
     def _show_stats(self, stats) -> None:
-        self.stats_bar.show_stats(stats, self.settings.source.name, self.controller.pause_mode)
+        self.stats_bar.show_stats(stats, self.settings.source.name, self.controller.pause_mode,
+                                  learning_chosen=self.settings.app.learn_room is True)
 
     # -- closing ---------------------------------------------------------------------------
 
