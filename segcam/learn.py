@@ -272,6 +272,11 @@ class Learner:
             self._worker = threading.Thread(target=serve, args=(plan, self._inbox, self._outbox, self._stop, self._go,
                                                                  False), name="segcam-learner", daemon=True)
         self._worker.start()
+        if worker == "process" and hasattr(os, "setpriority"):
+            try:  # niced from its first instruction: importing torch and loading RVM come before serve()
+                os.setpriority(os.PRIO_PROCESS, self._worker.pid, 19)
+            except OSError:
+                pass
         self._receiver = threading.Thread(target=self._receive, name="segcam-learner-offers", daemon=True)
         self._receiver.start()
 
@@ -423,6 +428,12 @@ def _why_none_kept(p: Progress) -> str:
 def serve(plan: Plan, inbox, outbox, stop, go, own_process: bool) -> None:
     """The worker's loop: label what arrives, train in rounds, offer what is better. Runs until
     `stop`; any error ends it with a "failed" progress (the call goes on)."""
+    if own_process:
+        # Ctrl-C reaches the whole process group; the parent stops this one by `stop`, and the
+        # round it drops is not a failure
+        import signal
+
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     _lower_priority(own_process)
     worker = _Worker(plan, outbox, stop, go, time.process_time if own_process else time.thread_time)
     try:
