@@ -26,7 +26,9 @@ The window's size is what matters: radius 3 gives 11.2 and 0.8741, 5 (kept) 10.8
 8 10.7 and 0.8716, 10 10.0-10.3 and 0.8703-0.8707, 12 9.7 and 0.8684: the third less colour
 error that was aimed at (10.4) comes only with windows of 21 px and more, which cost
 split_val60 0.003-0.006 of IoU (general: 0.006 at radius 10), as a large window lets the
-colours of a wider neighbourhood move the outline. Finding the coefficients at 320-640 px
+colours of a wider neighbourhood move the outline, and which punch holes in a close face
+(radius 10, EPSILON 1e-5: the Hamilton singer's forehead at frame 10, where the face is
+brighter than the dark hair and stage within one window). Finding the coefficients at 320-640 px
 instead of 256 with the same reach in frame pixels was no better (radius 3 at 320: 11.4; 6 at
 640: 11.5); EPSILON 1e-5 to 1e-3 moved it by 0.1; STEEPEN 2-5 by 0.3; filtering the hard 0.5
 mask instead of the steepened one, and keeping the filter's change within a few pixels of the
