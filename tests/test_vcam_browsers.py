@@ -76,7 +76,13 @@ def look(browser: str, module_desk, page, tmp_path, keep_open: bool = False):
     return report, process
 
 
-def check_picture(browser: str, report: dict) -> None:
+def to_the_log(capsys, text: str) -> None:
+    """Past pytest's capture: CI's log shows what each browser read, passed or not."""
+    with capsys.disabled():
+        print(text, flush=True)
+
+
+def check_picture(browser: str, report: dict, capsys) -> None:
     picture = np.array(report["rgb"], np.uint8).reshape(report["height"], report["width"], 3)
     room = green(picture)
     # the person: the largest region that is not green (the clip cuts between shots: where he
@@ -85,7 +91,7 @@ def check_picture(browser: str, report: dict) -> None:
     person = areas[1:, cv2.CC_STAT_AREA].max() / room.size if count > 1 else 0.0
     colour = np.median(picture[room], axis=0) if room.any() else np.zeros(3)
     # the CI log's line: which browser, which camera, what it read
-    print(f"\n{browser}: camera {report['label']!r} at {report['size'][0]}x{report['size'][1]}; "
+    to_the_log(capsys, f"\n{browser}: camera {report['label']!r} at {report['size'][0]}x{report['size'][1]}; "
           f"{room.mean():.0%} of the picture is the room, coloured {colour.astype(int).tolist()} (asked: "
           f"{list(GREEN)}); the person is a region of {person:.0%} with no green")
     assert report["label"] == "segcam" and report["size"] == [640, 360]
@@ -94,14 +100,14 @@ def check_picture(browser: str, report: dict) -> None:
     assert person > 0.05, "nothing but specks are not green: no person"
 
 
-def test_chromium_sees_the_green_room_and_the_person(green_room, module_desk, page, tmp_path):
+def test_chromium_sees_the_green_room_and_the_person(green_room, module_desk, page, tmp_path, capsys):
     report, _ = look("chromium", module_desk, page, tmp_path)
-    check_picture("Chromium", report)
+    check_picture("Chromium", report, capsys)
 
 
-def test_firefox_sees_the_green_room_and_the_person(green_room, module_desk, page, tmp_path):
+def test_firefox_sees_the_green_room_and_the_person(green_room, module_desk, page, tmp_path, capsys):
     report, _ = look("firefox", module_desk, page, tmp_path)
-    check_picture("Firefox ESR", report)
+    check_picture("Firefox ESR", report, capsys)
 
 
 def test_segcam_stops_while_a_browser_holds_the_camera(green_room, module_desk, page, tmp_path):
@@ -125,7 +131,7 @@ def test_segcam_stops_while_a_browser_holds_the_camera(green_room, module_desk, 
         camera_page.end_browser(browser)
 
 
-def test_glass_to_browser_latency_is_read_off_every_frame(desk, models_installed, tmp_path):
+def test_glass_to_browser_latency_is_read_off_every_frame(desk, models_installed, tmp_path, capsys):
     """300 frames at 720p and 30 fps, each stamped when made, read back by Chromium as it shows
     them. The figures are printed, not judged (they belong to the machine: see the README and
     tools/vcam_latency); what must hold is that every frame's stamp reads back, and that no frame
@@ -133,7 +139,7 @@ def test_glass_to_browser_latency_is_read_off_every_frame(desk, models_installed
     need_browser("chromium")
     run = vcam_latency.measure("chromium", desk, tmp_path, frames=300, size=(1280, 720), fps=30)
     run["label"] = "Chromium"
-    print("\n" + vcam_latency.table([run], 30))
+    to_the_log(capsys, "\n" + vcam_latency.table([run], 30))
     assert len(run["delays"]) == 300 and run["size"] == [1280, 720]
     # no frame shown before it was made, to within the two clocks' agreement: the page's
     # performance.timeOrigin + now and Python's time.time() read the wall clock apart (the origin is
